@@ -1,0 +1,44 @@
+# The course's commands. `make demo` and `make test` are the two a newcomer needs.
+# Every target creates .venv from the pinned list first if needed, and puts
+# .venv/bin first on PATH (nbgrader runs `alembic` by name).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint refdata release check-release grade bench lab pins clean-demo
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-build-isolation -c requirements.txt -e '.[oracle]'
+	@touch $@
+
+## The course's main job, end to end.
+demo: $(STAMP)
+	$(BIN)/python -m rnncourse.cli demo
+
+## Lint, then the whole test suite.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py
+	$(BIN)/python -m rnncourse.cli check-notebooks
+
+## Regenerate the reference arrays from the master notebook (fixed seeds).
+refdata: $(STAMP)
+	$(BIN)/python -m rnncourse.refdata
+
+## Regenerate release/rnn_lstm with stock nbgrader.
+release: $(STAMP)
+	$(BIN)/python -m rnncourse.cli release
+
+pins:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(torch|rnncourse)==' > requirements.txt.new
+	mv requirements.txt.new requirements.txt

@@ -1,0 +1,33 @@
+"""nbgrader configuration of the rnn_lstm course.
+
+Every nbgrader command run from this folder (and every `make` target) reads it.
+"""
+
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+c.CourseDirectory.course_id = "rnn-lstm"
+c.CourseDirectory.root = HERE
+
+# Gradebook: SQLite beside this file by default. For PostgreSQL set
+# RNNCOURSE_DB_URL, e.g. postgresql://USER:PASSWORD@HOST:5432/DBNAME (keep
+# credentials out of this file).
+c.CourseDirectory.db_url = os.environ.get(
+    "RNNCOURSE_DB_URL", "sqlite:///" + os.path.join(HERE, "gradebook.db"))
+
+# Files never copied into release/, submitted/ or autograded/.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "*.npz", "*.npy", "*.pkl",
+]
+
+# Per-cell time limit when grading (seconds); a cell that runs past it is
+# interrupted and scores 0, and grading moves on.
+c.ExecutePreprocessor.timeout = 30
+c.ExecutePreprocessor.interrupt_on_timeout = True
+
+# What students see in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

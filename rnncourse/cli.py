@@ -1,0 +1,79 @@
+"""Command line of the course tooling: ``python -m rnncourse.cli COMMAND`` (or ``rnncourse``)."""
+
+import argparse
+import sys
+
+from . import notebooks, paths, refdata, release
+
+
+def cmd_check_notebooks(args):
+    bad = {p: notebooks.problems(p) for p in notebooks.tracked_notebooks()}
+    bad = {p: v for p, v in bad.items() if v}
+    for p, v in bad.items():
+        print(f"{p.relative_to(paths.course_root())}: {'; '.join(v[:5])}")
+    if bad:
+        print("Clear them with: python -m rnncourse.cli clean-notebooks")
+        return 1
+    print("notebooks clean")
+    return 0
+
+
+def cmd_clean_notebooks(args):
+    for p in notebooks.tracked_notebooks():
+        if notebooks.problems(p):
+            notebooks.clean(p)
+            print(f"cleaned {p.relative_to(paths.course_root())}")
+    return 0
+
+
+def cmd_release(args):
+    out = release.generate()
+    print(f"generated {out.relative_to(paths.course_root())}")
+    problems = release.leaks(out)
+    for p in problems:
+        print("LEAK:", p)
+    return 1 if problems else 0
+
+
+def cmd_check_release(args):
+    stale = release.stale_files()
+    problems = release.leaks()
+    for s in stale:
+        print(f"STALE: release/{s} differs from a fresh `nbgrader generate_assignment` (run `make release`)")
+    for p in problems:
+        print("LEAK:", p)
+    if not stale and not problems:
+        print("release fresh and leak-free")
+    return 1 if stale or problems else 0
+
+
+def cmd_refdata(args):
+    print(f"wrote {refdata.write()}")
+    return 0
+
+
+def cmd_demo(args):
+    from . import demo
+
+    return demo.main(args)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="rnncourse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn, text in (
+        ("check-notebooks", cmd_check_notebooks, "fail if a notebook has outputs or extra metadata"),
+        ("clean-notebooks", cmd_clean_notebooks, "clear outputs and extra metadata in place"),
+        ("release", cmd_release, "regenerate release/ with stock nbgrader, then scan it for leaks"),
+        ("check-release", cmd_check_release, "fail if release/ is stale or leaks"),
+        ("refdata", cmd_refdata, "regenerate the reference arrays"),
+        ("demo", cmd_demo, "the course's main job: release, sample class, autograde, report"),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(func=fn)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

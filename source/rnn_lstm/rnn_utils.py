@@ -1,0 +1,348 @@
+"""Helpers released with the ``rnn_lstm`` assignment.
+
+Nothing here is graded and nothing here solves the assignment: stable
+activation functions, a numerical gradient check that you can point at your
+own backward passes, and plots of hidden states and LSTM gates over time.
+"""
+
+import numpy as np
+
+__all__ = [
+    "sigmoid",
+    "softmax",
+    "numerical_gradient",
+    "relative_error",
+    "gradient_check",
+    "plot_rnn_states",
+    "plot_lstm_gates",
+]
+
+
+def sigmoid(x):
+    r"""Logistic function, computed without overflow.
+
+    Parameters
+    ----------
+    x : ndarray, any shape
+
+    Returns
+    -------
+    s : ndarray, same shape as ``x``, entries in [0, 1]
+
+    Notes
+    -----
+    .. math:: \sigma(x) = \frac{1}{1 + e^{-x}}
+
+    Only :math:`e^{-|x|} \le 1` is ever evaluated, so inputs of any magnitude
+    (``-1000`` included) give no overflow warning.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softmax(x):
+    r"""Softmax over axis 0: over the classes, separately for each example.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_y, m)
+
+    Returns
+    -------
+    p : ndarray, shape (n_y, m); every column sums to 1
+
+    Notes
+    -----
+    .. math:: \mathrm{softmax}(x)_i = \frac{e^{x_i - \max_j x_j}}{\sum_k e^{x_k - \max_j x_j}}
+
+    Subtracting the column maximum changes nothing mathematically and keeps
+    every exponent at most 0, so large inputs do not overflow.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(x - np.max(x, axis=0, keepdims=True))
+    return e / np.sum(e, axis=0, keepdims=True)
+
+
+# ---------------------------------------------------------------------------
+# Gradient checking
+# ---------------------------------------------------------------------------
+
+
+def numerical_gradient(f, x, df, h=1e-5):
+    r"""Centred-difference gradient of :math:`L = \sum f() \odot df` w.r.t. ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        Takes no argument and returns an ndarray; it must read ``x`` (which is
+        perturbed in place one entry at a time and then restored).
+    x : ndarray of float64, any shape
+        The array to differentiate with respect to.
+    df : ndarray, shape of ``f()``
+        Upstream gradient :math:`\partial L / \partial f`.
+    h : float
+        Step size.
+
+    Returns
+    -------
+    grad : ndarray, shape of ``x``
+
+    Notes
+    -----
+    .. math:: \frac{\partial L}{\partial x_i} \approx
+              \frac{L(x + h e_i) - L(x - h e_i)}{2h}
+
+    The error of the centred difference is :math:`O(h^2)`.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        plus = np.sum(np.asarray(f()) * df)
+        x[i] = old - h
+        minus = np.sum(np.asarray(f()) * df)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def relative_error(a, b):
+    r"""Relative error :math:`\|a - b\| / (\|a\| + \|b\|)`, 0 when both are 0.
+
+    Below about 1e-7 two gradients agree; above 1e-3 something is wrong.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    scale = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def _rnn_params(rng, n_x, n_a, n_y):
+    return {
+        "Wax": rng.standard_normal((n_a, n_x)),
+        "Waa": rng.standard_normal((n_a, n_a)),
+        "Wya": rng.standard_normal((n_y, n_a)),
+        "ba": rng.standard_normal((n_a, 1)),
+        "by": rng.standard_normal((n_y, 1)),
+    }
+
+
+def _lstm_params(rng, n_x, n_a, n_y):
+    p = {}
+    for gate in "fico":
+        p["W" + gate] = rng.standard_normal((n_a, n_a + n_x))
+        p["b" + gate] = rng.standard_normal((n_a, 1))
+    p["Wy"] = rng.standard_normal((n_y, n_a))
+    p["by"] = rng.standard_normal((n_y, 1))
+    return p
+
+
+def _problem(kind, rng, n_x, n_a, n_y, m, T_x):
+    """Inputs, forward call, and the (grad key -> array) map for one check."""
+    seq = kind in ("rnn", "lstm")
+    x = rng.standard_normal((n_x, m, T_x) if seq else (n_x, m))
+    a = rng.standard_normal((n_a, m))
+    p = (_rnn_params if kind.startswith("rnn") else _lstm_params)(rng, n_x, n_a, n_y)
+    c = rng.standard_normal((n_a, m))
+    names = {"dx": x, "da0": a} if seq else {"dxt": x, "da_prev": a}
+    if kind == "lstm_cell":
+        names["dc_prev"] = c
+    names.update({"d" + k: v for k, v in p.items() if k not in ("Wya", "Wy", "by")})
+    return x, a, c, p, names
+
+
+def gradient_check(kind, forward, backward, seed=0, shape=(3, 5, 2, 4, 3),
+                   h=1e-5, verbose=True):
+    r"""Compare your backward pass with centred differences of your forward pass.
+
+    Parameters
+    ----------
+    kind : {"rnn_cell", "rnn", "lstm_cell", "lstm"}
+        Which pair of functions is checked.
+    forward : callable
+        Your forward function for that kind, e.g. ``rnn_cell_forward``.
+    backward : callable
+        Your backward function for that kind, e.g. ``rnn_cell_backward``.
+    seed : int
+        Seed of the random inputs and upstream gradients.
+    shape : tuple of int
+        ``(n_x, n_a, n_y, m, T_x)``; ``T_x`` is used by the sequence kinds.
+    h : float
+        Finite-difference step.
+    verbose : bool
+        Print one line per gradient.
+
+    Returns
+    -------
+    errors : dict
+        Relative error (see :func:`relative_error`) for each key of the
+        gradient dict that has a numerical counterpart.
+
+    Notes
+    -----
+    The scalar loss is :math:`L = \sum_t \langle a^{\langle t \rangle}, da^{\langle t \rangle} \rangle`
+    (plus :math:`\langle c, dc \rangle` for one LSTM cell) with random
+    upstream gradients ``da`` (and ``dc``); every gradient your backward pass
+    returns is compared with :func:`numerical_gradient` of that loss.
+    """
+    kinds = ("rnn_cell", "rnn", "lstm_cell", "lstm")
+    if kind not in kinds:
+        raise ValueError(f"kind must be one of {kinds}, got {kind!r}")
+    n_x, n_a, n_y, m, T_x = shape
+    rng = np.random.default_rng(seed)
+    x, a, c, p, arrays = _problem(kind, rng, n_x, n_a, n_y, m, T_x)
+    da = rng.standard_normal((n_a, m, T_x) if kind in ("rnn", "lstm") else (n_a, m))
+    dc = rng.standard_normal((n_a, m))
+
+    if kind == "rnn_cell":
+        def outputs():
+            return [forward(x, a, p)[0]]
+        out = forward(x, a, p)
+        grads = backward(da, out[-1])
+    elif kind == "rnn":
+        def outputs():
+            return [forward(x, a, p)[0]]
+        grads = backward(da, forward(x, a, p)[-1])
+    elif kind == "lstm_cell":
+        def outputs():
+            a_next, c_next = forward(x, a, c, p)[:2]
+            return [a_next, c_next]
+        grads = backward(da, dc, forward(x, a, c, p)[-1])
+    else:
+        def outputs():
+            return [forward(x, a, p)[0]]
+        grads = backward(da, forward(x, a, p)[-1])
+
+    upstream = [da, dc]
+
+    def loss_terms():
+        return np.array([np.sum(o * u) for o, u in zip(outputs(), upstream)])
+
+    errors = {}
+    for key, arr in arrays.items():
+        if key not in grads:
+            if verbose:
+                print(f"{key:>8}: missing from the gradient dict")
+            continue
+        num = numerical_gradient(loss_terms, arr, np.ones(len(outputs())), h=h)
+        errors[key] = relative_error(grads[key], num)
+        if verbose:
+            verdict = "ok" if errors[key] < 1e-7 else "CHECK THIS"
+            print(f"{key:>8}: relative error {errors[key]:.2e}  {verdict}")
+    return errors
+
+
+# ---------------------------------------------------------------------------
+# Plots
+# ---------------------------------------------------------------------------
+
+
+def _heatmap(ax, values, title, cmap, vmin, vmax):
+    im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
+                   interpolation="nearest")
+    ax.set_title(title)
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("unit i")
+    ax.figure.colorbar(im, ax=ax)
+
+
+def _lines(ax, values, title, units):
+    for i in units:
+        ax.plot(values[i], marker=".", label=f"unit {i}")
+    ax.set_title(title)
+    ax.set_xlabel("time step t")
+    ax.legend(fontsize="small", loc="best")
+
+
+def _not_ready(name, err):
+    print(f"Nothing to plot yet: {name} raised {type(err).__name__}: {err}\n"
+          f"Complete {name} above, run its cell, then run this cell again.")
+
+
+def plot_rnn_states(rnn_forward, x, a0, parameters, example=0, units=(0, 1, 2)):
+    """Heat map and line plot of the hidden states of your ``rnn_forward``.
+
+    Parameters
+    ----------
+    rnn_forward : callable
+        Your ``rnn_forward(x, a0, parameters)``.
+    x : ndarray, shape (n_x, m, T_x)
+    a0 : ndarray, shape (n_a, m)
+    parameters : dict
+        RNN parameters.
+    example : int
+        Which example ``(i)`` of the batch to plot.
+    units : sequence of int
+        Hidden units ``i`` drawn as lines.
+
+    Returns
+    -------
+    fig : matplotlib Figure, or None when ``rnn_forward`` is not ready.
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        a = np.asarray(rnn_forward(x, a0, parameters)[0])[:, example, :]
+    except Exception as err:  # the student's function is not finished
+        _not_ready("rnn_forward", err)
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    _heatmap(axes[0], a, f"RNN hidden state $a^{{({example})<t>}}$", "RdBu_r", -1, 1)
+    _lines(axes[1], a, "a few hidden units over time", [u for u in units if u < a.shape[0]])
+    fig.tight_layout()
+    return fig
+
+
+def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2)):
+    """Gates, candidate, cell state and hidden state of your ``lstm_forward``.
+
+    Parameters
+    ----------
+    lstm_forward : callable
+        Your ``lstm_forward(x, a0, parameters)``; the gates are read from the
+        caches it returns.
+    x : ndarray, shape (n_x, m, T_x)
+    a0 : ndarray, shape (n_a, m)
+    parameters : dict
+        LSTM parameters.
+    example : int
+        Which example ``(i)`` of the batch to plot.
+    units : sequence of int
+        Units ``i`` drawn as lines under the heat maps.
+
+    Returns
+    -------
+    fig : matplotlib Figure, or None when ``lstm_forward`` is not ready.
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        a, _, c, caches = lstm_forward(x, a0, parameters)
+        cells = caches[0]
+        # cache = (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)
+        series = {
+            "forget gate $\\Gamma_f$": np.stack([k[4][:, example] for k in cells], axis=1),
+            "update gate $\\Gamma_u$": np.stack([k[5][:, example] for k in cells], axis=1),
+            "output gate $\\Gamma_o$": np.stack([k[7][:, example] for k in cells], axis=1),
+            "candidate $\\tilde c$": np.stack([k[6][:, example] for k in cells], axis=1),
+            "cell state $c$": np.asarray(c)[:, example, :],
+            "hidden state $a$": np.asarray(a)[:, example, :],
+        }
+    except Exception as err:  # the student's function is not finished
+        _not_ready("lstm_forward", err)
+        return None
+    fig, axes = plt.subplots(2, 6, figsize=(20, 6))
+    shown = [u for u in units if u < series["cell state $c$"].shape[0]]
+    for col, (title, values) in enumerate(series.items()):
+        gate = "gate" in title
+        lim = max(1.0, float(np.max(np.abs(values))))
+        _heatmap(axes[0, col], values, title,
+                 "viridis" if gate else "RdBu_r", 0 if gate else -lim, 1 if gate else lim)
+        _lines(axes[1, col], values, title, shown)
+    fig.suptitle(f"LSTM activations over time, example ({example})")
+    fig.tight_layout()
+    return fig
