@@ -1,0 +1,323 @@
+"""The wrapper that confines one command: ``python -I -S confine.py CONFIG_JSON -- ARGV...``.
+
+:meth:`rnncourse.sandbox.Sandbox.wrap` builds that command; the design is
+described in :mod:`rnncourse.sandbox`. This file is run as a script before
+anything is confined, so it imports only a few standard modules (its start-up
+time is paid for every confined process).
+"""
+
+import ctypes
+import json
+import os
+import signal
+import sys
+
+INSIDE_UID = 1000
+"""The uid the payload has inside a rootless sandbox's user namespace."""
+
+_ENV_KEEP = ("LANG", "LANGUAGE", "TZ", "MPLBACKEND", "PYTHONUNBUFFERED", "PYTHONIOENCODING",
+             "PYTHONHASHSEED", "PYDEVD_DISABLE_FILE_VALIDATION", "JPY_SESSION_NAME",
+             "COLUMNS", "LINES", "TERM", "CLICOLOR", "FORCE_COLOR", "NO_COLOR")
+_ENV_KEEP_PREFIX = ("LC_",)
+
+_ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "nsswitch.conf",
+              "host.conf", "hosts", "fonts", "mime.types", "matplotlibrc", "locale.alias")
+_SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+
+
+# ---------------------------------------------------------------- system calls
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+_libc = None
+
+
+def _c():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _check(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(src, dst, fstype, flags, data=None):
+    def enc(s):
+        return None if s is None else os.fsencode(s)
+
+    _check(_c().mount(enc(src), enc(dst), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+           f"mount {src} on {dst}")
+
+
+def _unshare(flags):
+    _check(_c().unshare(ctypes.c_int(flags)), "unshare")
+
+
+def _prctl(option, arg):
+    _check(_c().prctl(ctypes.c_int(option), ctypes.c_ulong(arg), ctypes.c_ulong(0),
+                      ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+
+
+def _pivot_root(new, old):
+    machine = os.uname().machine
+    nr = _SYS_PIVOT_ROOT.get(machine)
+    if nr is None:
+        raise OSError(f"pivot_root: unsupported architecture {machine}")
+    _check(_c().syscall(ctypes.c_long(nr), os.fsencode(new), os.fsencode(old)), "pivot_root")
+
+
+def _flags_of(path):
+    """Mount flags that must be kept when remounting ``path`` (locked in a user namespace)."""
+    f = os.statvfs(path).f_flag
+    return (f & (os.ST_NOSUID | os.ST_NODEV | os.ST_NOEXEC | os.ST_NOATIME | os.ST_NODIRATIME
+                 | os.ST_RELATIME))
+
+
+# ---------------------------------------------------------------- inside: init and payload
+def _mkpath(path, is_dir):
+    if is_dir:
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.lexists(path):
+            with open(path, "w"):
+                pass
+
+
+def _bind(src, dst, rw):
+    _mkpath(dst, os.path.isdir(src))
+    _mount(src, dst, None, MS_BIND | MS_REC)
+    if not rw:
+        # Every mount under dst (the bind is recursive) becomes read-only.
+        targets = [dst]
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                mp = line.split()[4].encode().decode("unicode_escape")
+                if mp.startswith(dst.rstrip("/") + "/"):
+                    targets.append(mp)
+        for t in targets:
+            try:
+                _mount(None, t, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+                       | _flags_of(t))
+            except OSError:
+                if t == dst:
+                    raise
+
+
+def _setup_root(cfg):
+    """Build the new root in ``cfg['root']`` and pivot into it (runs as the namespace's init)."""
+    root = cfg["root"]
+    seeds = {}
+    for inside, host in cfg.get("seed", {}).items():
+        try:
+            with open(host, "rb") as f:
+                seeds[inside] = f.read()
+        except OSError:
+            pass
+    _unshare(CLONE_NEWNS)
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
+    for name in _SYSTEM_DIRS:
+        host = "/" + name
+        if os.path.islink(host):
+            os.symlink(os.readlink(host), root + host)
+        elif os.path.isdir(host):
+            _bind(host, root + host, rw=False)
+    os.makedirs(root + "/etc")
+    for name in _ETC_FILES:
+        if os.path.exists("/etc/" + name):
+            _bind("/etc/" + name, root + "/etc/" + name, rw=False)
+    dev = root + "/dev"
+    os.makedirs(dev, exist_ok=True)
+    for name in ("null", "zero", "full", "random", "urandom"):
+        _bind("/dev/" + name, f"{dev}/{name}", rw=True)
+    for i, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink(f"/proc/self/fd/{i}", f"{dev}/{name}")
+    os.symlink("/proc/self/fd", dev + "/fd")
+    os.makedirs(dev + "/shm")
+    tmpfs_opts = f"mode=1777,size={int(cfg['tmp_size'])}"
+    _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts)
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts)
+    for src, dst, rw in cfg["binds"]:  # after /tmp: a workdir may live under /tmp
+        _bind(src, root + dst, rw)
+    os.makedirs(root + "/proc")
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    uid, gid = cfg["uid"], cfg["gid"]
+    for inside, data in seeds.items():
+        path = root + inside
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        if cfg["root_mode"]:
+            os.chown(os.path.dirname(path), uid, gid)
+            os.chown(path, uid, gid)
+    os.chdir(root)
+    os.makedirs(".oldroot")
+    _pivot_root(".", ".oldroot")
+    os.chdir("/")
+    _check(_c().umount2(b"/.oldroot", ctypes.c_int(MNT_DETACH)), "umount old root")
+    os.rmdir("/.oldroot")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    try:
+        _c().sethostname(b"sandbox", ctypes.c_size_t(7))
+    except OSError:
+        pass
+
+
+def _payload(cfg, argv, env):
+    """Drop everything and exec ``argv`` (the forked child of the init)."""
+    import resource
+
+    os.closerange(3, 1 << 16)
+    lim = cfg["limits"]
+    for res, value in ((resource.RLIMIT_AS, lim["memory"]), (resource.RLIMIT_FSIZE, lim["file_size"]),
+                       (resource.RLIMIT_NOFILE, lim["open_files"]), (resource.RLIMIT_CORE, 0),
+                       (resource.RLIMIT_CPU, int(lim["total_timeout"]) + 5)):
+        resource.setrlimit(res, (int(value), int(value)))
+    if cfg["root_mode"]:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(lim["processes"]),) * 2)
+        os.setgroups([])
+        os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
+        os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    os.umask(0o077)
+    os.chdir(cfg["cwd"])
+    prog = argv[0]
+    if "/" not in prog:
+        prog = _which(prog, env.get("PATH", "/usr/bin:/bin"))
+    os.execve(prog, argv, env)
+
+
+def _init(cfg, argv, env, alive_fd):
+    """PID 1 of the new namespace: set up the root, fork the payload, reap, exit with it."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    import select
+
+    if select.select([alive_fd], [], [], 0)[0]:  # the wrapper died before PDEATHSIG was set
+        os._exit(137)
+    _setup_root(cfg)
+    # Interrupts reach the payload directly (same process group); the init ignores them.
+    for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
+        signal.signal(s, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(143))
+    signal.signal(signal.SIGHUP, lambda *a: os._exit(129))
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE,
+                      signal.SIGTERM, signal.SIGHUP):
+                signal.signal(s, signal.SIG_DFL)
+            _payload(cfg, argv, env)
+        except BaseException as exc:  # report why the payload could not start
+            os.write(2, f"sandbox: cannot start {argv[0]!r}: {exc}\n".encode())
+        os._exit(127)
+    while True:
+        try:
+            done, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if done == pid:
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status)
+                     else 128 + os.WTERMSIG(status))
+
+
+def _give_workdir(cfg):
+    """Make everything in the workdir the sandbox uid's (files the grader just wrote too)."""
+    uid, gid = cfg["uid"], cfg["gid"]
+    for dirpath, dirnames, filenames in os.walk(cfg["workdir"]):
+        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            os.lchown(name, uid, gid)
+
+
+def _wrapper_main(cfg, argv):
+    """The command :meth:`Sandbox.wrap` returns: namespaces, fork the init, wait, time out."""
+    env = scrub(os.environ, cfg["env_extra"])
+    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if not cfg["root_mode"]:
+        uid, gid = os.getuid(), os.getgid()
+        _unshare(flags | CLONE_NEWUSER)
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"{INSIDE_UID} {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"{INSIDE_UID} {gid} 1")
+    else:
+        _give_workdir(cfg)
+        _unshare(flags)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        try:
+            _init(cfg, argv, env, r)
+        except BaseException as exc:
+            os.write(2, f"sandbox: cannot set up the confinement: {exc}\n".encode())
+        os._exit(126)
+    os.close(r)
+    with open(os.path.join(cfg["control"], "pids"), "a") as f:
+        f.write(f"{os.getpid()} {pid}\n")
+
+    def kill(signum, frame):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os._exit(128 + signum)
+
+    for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
+        signal.signal(s, kill)
+    for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(s, signal.SIG_IGN)
+    signal.alarm(max(1, int(cfg["limits"]["total_timeout"])))
+    # Wait for the init; kill it if whoever started this wrapper goes away.
+    import select
+
+    parent = os.getppid()
+    pidfd = os.pidfd_open(pid)
+    while True:
+        select.select([pidfd], [], [], 1.0)
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if os.getppid() != parent:
+            kill(signal.SIGHUP, None)
+    sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def scrub(base, extra):
+    """The environment of confined code: an allow-list of ``base``, plus ``extra``."""
+    env = {k: v for k, v in base.items() if k in _ENV_KEEP or k.startswith(_ENV_KEEP_PREFIX)}
+    env.update(extra)
+    return env
+
+
+def _which(prog, path):
+    for d in path.split(":"):
+        cand = os.path.join(d, prog)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    return prog
+
+
+if __name__ == "__main__":
+    _cfg = json.loads(sys.argv[1])
+    if sys.argv[2] != "--":
+        sys.exit("usage: confine.py CONFIG_JSON -- COMMAND...")
+    _wrapper_main(_cfg, sys.argv[3:])

@@ -1,0 +1,398 @@
+"""Confinement of student code: Linux namespaces, an unprivileged uid, rlimits.
+
+``Sandbox(workdir, limits).wrap(argv)`` returns a command that runs ``argv``
+confined. Nothing beyond the Linux kernel and the Python standard library is
+needed (no setuid helper, no ``bwrap``): the wrapper is
+:mod:`rnncourse.confine` run as a script, which makes the system calls itself.
+
+What the confined process sees and may do
+------------------------------------------
+* Its own root file system, a read-only tmpfs holding only an allow-list,
+  each bound read-only at its usual path: ``/usr`` (and the ``/bin``,
+  ``/lib``... links or directories beside it), a few files of ``/etc``
+  (dynamic linker cache, time zone, fonts; a synthetic ``passwd``), the
+  Python installation and the virtual environment (``sys.base_prefix`` and
+  ``sys.prefix``), and the copy of the client modules of ``rnncourse``
+  (``__init__``, ``cases``, ``tree``, ``wire``, ``grading``; no reference,
+  no data, no mistakes) on ``PYTHONPATH``. The course directory, the
+  gradebook, ``source/``, ``release/``, ``rnncourse/data``, home
+  directories, the host ``/tmp`` and other submissions are not there at all
+  (the virtual environment may live inside the course directory: only the
+  environment is bound, onto an otherwise empty directory).
+* ``workdir`` read-write, at its own path: the only writable host directory.
+  Private, size-limited tmpfs on ``/tmp`` and ``/dev/shm``; a fresh ``/proc``
+  of its own PID namespace; ``/dev/{null,zero,full,random,urandom}``.
+* New PID, network (no interface up: no network at all), IPC, UTS and mount
+  namespaces. A kernel inside must therefore talk over Unix sockets: start
+  it with ``transport="ipc"`` and its socket paths inside ``workdir``.
+* When grading runs as root: a uid/gid of its own (random, in
+  ``UID_RANGE``, no supplementary groups), ``no_new_privs``, no
+  capabilities. Without root: a user namespace maps the caller's uid to a
+  non-zero uid inside, which drops every capability at ``exec``.
+* rlimits from :class:`Limits`: address space, processes (per uid, hence per
+  sandbox when run as root), file size, open files, CPU time.
+* Process tree: the wrapper forks a PID-namespace init which forks the
+  payload. When the payload exits, the init exits and the kernel kills every
+  process left in the namespace (a daemonised child cannot outlive it); when
+  the wrapper is killed, the init dies with it (``PR_SET_PDEATHSIG``); after
+  ``limits.total_timeout`` seconds the wrapper kills the namespace itself.
+  :meth:`Sandbox.kill_all` kills every process the sandbox ever started
+  (by recorded pids, and as root by uid).
+
+Assumptions: Linux with user or mount namespaces available to the grader
+(root, or unprivileged user namespaces enabled), x86_64 or aarch64. The
+kernel is trusted; there is no seccomp filter, so a kernel exploit is out
+of scope.
+"""
+
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+from .confine import INSIDE_UID, scrub
+
+UID_RANGE = (2_000_000, 3_000_000)
+"""Random uids of sandboxes (root mode) are drawn from this range."""
+
+CLIENT_MODULES = ("__init__.py", "cases.py", "tree.py", "wire.py", "grading.py")
+"""The only modules of ``rnncourse`` the confined code can import."""
+
+CLIENT_DIR = "/opt/rnncourse-client"
+JUDGE_DIR = "/run/rnncourse"
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission (all positive; sizes in bytes, times in seconds).
+
+    Attributes
+    ----------
+    cell_timeout : float
+        Per notebook cell (nbgrader's ``ExecutePreprocessor.timeout``, 30 s), and
+        per cell / per function in the re-check.
+    total_timeout : float
+        Wall time of one confined command: the sandbox kills its whole process
+        tree when it is reached (also the hard CPU-time limit).
+    memory : int
+        Address space per process (``RLIMIT_AS``), 2 GiB.
+    output_bytes : int
+        Output kept per cell; the rest is cut (flood protection), 1 MiB.
+    processes : int
+        Processes and threads of the sandbox's uid (``RLIMIT_NPROC``; only
+        enforced per sandbox when grading runs as root), 64.
+    file_size : int
+        Largest file the code may write (``RLIMIT_FSIZE``), 64 MiB.
+    open_files : int
+        Open file descriptors per process (``RLIMIT_NOFILE``), 256.
+    tmp_size : int
+        Size of the private ``/tmp`` (tmpfs, counts as memory), 256 MiB.
+    message_bytes : int
+        Largest message to the judge, 32 MiB.
+    """
+
+    cell_timeout: float = 30.0
+    total_timeout: float = 600.0
+    memory: int = 2 * 1024 ** 3
+    output_bytes: int = 1024 ** 2
+    processes: int = 64
+    file_size: int = 64 * 1024 ** 2
+    open_files: int = 256
+    tmp_size: int = 256 * 1024 ** 2
+    message_bytes: int = 32 * 1024 ** 2
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ValueError(f"Limits.{f.name} must be a positive number, got {v!r}")
+
+    @classmethod
+    def from_dict(cls, d):
+        """Limits from a plain dict (e.g. a task's ``"limits"``); missing keys keep the defaults."""
+        if d is None:
+            return cls()
+        if isinstance(d, cls):
+            return d
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown limits {sorted(unknown)}; known: "
+                             f"{[f.name for f in dataclasses.fields(cls)]}")
+        return cls(**d)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------- outside: the API
+def _venv_bin():
+    return os.path.join(sys.prefix, "bin")
+
+
+class Sandbox:
+    """Confinement for one submission's processes.
+
+    Parameters
+    ----------
+    workdir : str or Path
+        The private working directory (holds only the submission and the
+        released files); the only writable host directory, bound at its own
+        path. Everything in it is made the sandbox uid's at each launch
+        (root mode), so files written there before :meth:`wrap`'s command
+        starts (a kernel connection file) are readable inside.
+    limits : Limits or dict, optional
+        Resource limits (defaults: :class:`Limits`).
+    judge_dir : str or Path, optional
+        A host directory holding the judge's Unix socket; bound read-only at
+        ``JUDGE_DIR`` and ``RNNCOURSE_JUDGE`` points at ``JUDGE_DIR/judge.sock``.
+    binds : sequence of (src, dst, writable), optional
+        Further host paths to expose (e.g. a kernel connection file).
+
+    Use as a context manager, or call :meth:`close` (which calls
+    :meth:`kill_all`) when done.
+    """
+
+    def __init__(self, workdir, limits=None, judge_dir=None, binds=()):
+        self.limits = Limits.from_dict(limits)
+        self.workdir = os.path.realpath(os.fspath(workdir))
+        if not os.path.isdir(self.workdir):
+            raise FileNotFoundError(f"sandbox workdir {self.workdir} does not exist: create it first")
+        self.root_mode = os.geteuid() == 0
+        if self.root_mode:
+            self.uid = self.gid = secrets.randbelow(UID_RANGE[1] - UID_RANGE[0]) + UID_RANGE[0]
+        else:
+            self.uid, self.gid = INSIDE_UID, INSIDE_UID
+        self.control = tempfile.mkdtemp(prefix="rnncourse-sandbox-")
+        os.chmod(self.control, 0o700)
+        os.makedirs(os.path.join(self.control, "root"))
+        client = os.path.join(self.control, "client", "rnncourse")
+        os.makedirs(client)
+        here = os.path.dirname(os.path.abspath(__file__))
+        for name in CLIENT_MODULES:
+            shutil.copyfile(os.path.join(here, name), os.path.join(client, name))
+        with open(os.path.join(self.control, "passwd"), "w") as f:
+            f.write(f"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
+                    f"student:x:{self.uid}:{self.gid}:student:{self.workdir}:/usr/sbin/nologin\n")
+        with open(os.path.join(self.control, "group"), "w") as f:
+            f.write(f"root:x:0:\nstudent:x:{self.gid}:\n")
+        self.judge_dir = os.path.realpath(os.fspath(judge_dir)) if judge_dir else None
+        self.binds = self._binds(binds)
+        self._closed = False
+
+    def _binds(self, extra):
+        base = os.path.realpath(sys.base_prefix)
+        venv = os.path.realpath(sys.prefix)
+        binds = []
+        for p in (base, venv):
+            if not any(p == b[0] for b in binds) and not p.startswith(("/usr/", "/bin/", "/lib")):
+                binds.append((p, p, False))
+        binds.append((os.path.join(self.control, "client"), CLIENT_DIR, False))
+        binds.append((os.path.join(self.control, "passwd"), "/etc/passwd", False))
+        binds.append((os.path.join(self.control, "group"), "/etc/group", False))
+        if self.judge_dir:
+            binds.append((self.judge_dir, JUDGE_DIR, False))
+        for src, dst, rw in extra:
+            binds.append((os.path.realpath(os.fspath(src)), os.fspath(dst), bool(rw)))
+        binds.append((self.workdir, self.workdir, True))
+        protected = _protected_paths()
+        for src, _, _ in binds:
+            for p in protected:
+                if p == src or p.startswith(src.rstrip("/") + "/"):
+                    raise ValueError(f"refusing to expose {src} to student code: it contains {p}")
+        return binds
+
+    def config(self, cwd=None):
+        """The plain-dict configuration the wrapper script reads."""
+        mpl = _matplotlib_cache()
+        return {
+            "root": os.path.join(self.control, "root"),
+            "control": self.control,
+            "binds": self.binds,
+            "uid": self.uid,
+            "gid": self.gid,
+            "root_mode": self.root_mode,
+            "workdir": self.workdir,
+            "cwd": cwd or self.workdir,
+            "tmp_size": self.limits.tmp_size,
+            "limits": self.limits.to_dict(),
+            "seed": {f"/tmp/matplotlib/{os.path.basename(mpl)}": mpl} if mpl else {},
+            "env_extra": self._env_extra(),
+        }
+
+    def _env_extra(self):
+        extra = {
+            "PATH": f"{_venv_bin()}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": self.workdir,
+            "TMPDIR": "/tmp",
+            "MPLCONFIGDIR": "/tmp/matplotlib",
+            "PYTHONPATH": CLIENT_DIR,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "USER": "student",
+            "LOGNAME": "student",
+        }
+        if self.judge_dir:
+            extra["RNNCOURSE_JUDGE"] = JUDGE_DIR + "/judge.sock"
+        return extra
+
+    def env(self, base_env=None):
+        """The scrubbed environment confined code gets (the wrapper applies it anyway).
+
+        Only locale/terminal/Jupyter variables of ``base_env`` survive; PATH,
+        HOME, TMPDIR, PYTHONPATH (client modules only), MPLCONFIGDIR, thread
+        counts and ``RNNCOURSE_JUDGE`` are set.
+        """
+        return scrub(os.environ if base_env is None else base_env, self._env_extra())
+
+    def wrap(self, argv, cwd=None):
+        """The command running ``argv`` confined (``argv[0]``: absolute, or found on the inside PATH)."""
+        if self._closed:
+            raise RuntimeError("this sandbox was closed; make a new one")
+        argv = [os.fspath(a) for a in argv]
+        if not argv:
+            raise ValueError("wrap() needs a command")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
+        return [sys.executable, "-I", "-S", script, json.dumps(self.config(cwd)),
+                "--", *argv]
+
+    def pids(self):
+        """Host pids of the wrappers and namespace inits started so far."""
+        try:
+            with open(os.path.join(self.control, "pids")) as f:
+                return [int(p) for line in f for p in line.split()]
+        except FileNotFoundError:
+            return []
+
+    def kill_all(self, timeout=5.0):
+        """SIGKILL every process of this sandbox (namespaces die with their init); wait for them."""
+        victims = set(self.pids())
+        if self.root_mode:
+            victims |= _pids_of_uid(self.uid)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            left = {p for p in victims if _alive(p)}
+            if self.root_mode:
+                left |= _pids_of_uid(self.uid)
+                for pid in left - victims:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            if not left:
+                return True
+            victims |= left
+            time.sleep(0.02)
+        return False
+
+    def close(self):
+        """Kill everything and remove the sandbox's control directory (not the workdir)."""
+        if self._closed:
+            return
+        self.kill_all()
+        shutil.rmtree(self.control, ignore_errors=True)
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _pids_of_uid(uid):
+    found = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid and _alive(int(name)):
+                    found.add(int(name))
+            except FileNotFoundError:
+                pass
+    return found
+
+
+def _protected_paths():
+    """Paths no bind may contain: the course directory's instructor files."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    course = os.path.dirname(here)
+    paths = [here, os.path.join(course, "source"), os.path.join(course, "release"),
+             os.path.join(course, "gradebook.db"), os.path.join(course, "submitted"),
+             os.path.join(course, "autograded")]
+    env_root = os.environ.get("RNNCOURSE_ROOT")
+    if env_root:
+        paths.append(os.path.realpath(env_root))
+    return [os.path.realpath(p) for p in paths]
+
+
+def _matplotlib_cache():
+    """The host's matplotlib font list (copied in so a kernel does not rebuild it), or None."""
+    from glob import glob
+
+    cache = os.environ.get("MPLCONFIGDIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib")
+    found = sorted(glob(os.path.join(cache, "fontlist-v*.json")))
+    return found[-1] if found else None
+
+
+def available():
+    """``(True, how)`` when confinement works here, else ``(False, why)``.
+
+    Runs a confined probe once per process (result cached): it must start,
+    run as a non-root uid, and see neither the course directory nor ``/root``.
+    """
+    global _AVAILABLE
+    if _AVAILABLE is None:
+        _AVAILABLE = _probe()
+    return _AVAILABLE
+
+
+_AVAILABLE = None
+
+
+def _probe():
+    import subprocess
+
+    if not sys.platform.startswith("linux"):
+        return False, f"confinement needs Linux namespaces; this is {sys.platform}"
+    work = tempfile.mkdtemp(prefix="rnncourse-probe-")
+    try:
+        with Sandbox(work, Limits(total_timeout=30)) as sb:
+            here = os.path.dirname(os.path.abspath(__file__))
+            code = ("import os,sys; print(os.getuid()); "
+                    f"print(int(os.path.exists({here!r}) or os.path.exists('/root/.bashrc')))")
+            try:
+                out = subprocess.run(sb.wrap([sys.executable, "-I", "-S", "-c", code]),
+                                     capture_output=True, text=True, timeout=30)
+            except subprocess.TimeoutExpired:
+                return False, "the confinement probe timed out"
+            if out.returncode != 0:
+                return False, ("the confinement probe failed: "
+                               + (out.stderr.strip().splitlines() or ["(no message)"])[-1])
+            uid, seen = out.stdout.split()
+            if uid == "0" or seen != "0":
+                return False, "the confinement probe could see the course or ran as root"
+            mode = "root: own uid" if sb.root_mode else "rootless: user namespace"
+            return True, f"Linux namespaces ({mode}, mount/pid/net/ipc/uts), rlimits"
+    except OSError as exc:
+        return False, f"cannot set up confinement: {exc}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
