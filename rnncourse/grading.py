@@ -13,16 +13,36 @@ nothing of the reference shows in feedback. ``check``
   variants of the reference;
 * returns the points earned, which nbgrader takes as partial credit, and
   raises when nothing is right. Nothing is written to stderr.
+
+Two modes, one code path for running the student's function:
+
+* local (stock ``nbgrader autograde``, no ``RNNCOURSE_JUDGE``): reference
+  arrays from ``rnncourse/data`` and the reference cell from the master
+  notebook, in the kernel;
+* remote (``make grade``: ``RNNCOURSE_JUDGE`` names the judge's Unix socket,
+  :mod:`rnncourse.judge`): the kernel is confined and holds no reference data.
+  It asks the judge for the test inputs, runs the student's function on them
+  (a sequence function calls a stub that asks the judge to run the reference
+  cell), sends back plain float64 arrays (:mod:`rnncourse.wire`, no pickle) and
+  receives the points and the report, computed by the same :func:`compare`.
+
+This module imports ``refdata``, ``reference`` and ``mistakes`` only on the
+trusted side (local mode, or in the judge): the confined copy of the package
+holds only ``__init__``, ``cases``, ``tree``, ``wire`` and this module.
 """
 
 import contextlib
 import copy
 import io
+import os
 import warnings
 
 import numpy as np
 
-from . import cases, refdata, reference
+from . import cases
+
+JUDGE_ENV = "RNNCOURSE_JUDGE"
+"""Environment variable naming the judge's Unix socket (remote mode)."""
 
 
 @contextlib.contextmanager
@@ -36,15 +56,19 @@ def _quiet():
 
 
 @contextlib.contextmanager
-def _reference_cell(fn, namespace):
-    """Put the reference cell in the namespace while ``fn`` is graded."""
+def _reference_cell(fn, namespace, impl=None):
+    """Put the reference cell (or ``impl``, the judge's stub) in the namespace while ``fn`` is graded."""
     dep = cases.DEPENDS.get(fn)
     if dep is None:
         yield
         return
+    if impl is None:
+        from . import reference
+
+        impl = getattr(reference.load(), dep)
     missing = object()
     saved = namespace.get(dep, missing)
-    namespace[dep] = getattr(reference.load(), dep)
+    namespace[dep] = impl
     try:
         yield
     finally:
@@ -54,11 +78,19 @@ def _reference_cell(fn, namespace):
             namespace[dep] = saved
 
 
-def run_case(fn, func, namespace, case):
-    """Outputs of the student's ``func`` on one test case (normalised), or one error for all."""
-    shapes = {k: v.shape for k, v in case["expected"].items()}
+def run_case(fn, func, namespace, case, dep_impl=None):
+    """Outputs of the student's ``func`` on one test case (normalised), or one error for all.
+
+    ``case`` holds ``"inputs"`` and either ``"expected"`` (arrays) or
+    ``"shapes"`` (output name -> expected shape); ``dep_impl`` replaces the
+    reference cell of a sequence function (remote mode).
+    """
+    if "shapes" in case:
+        shapes = {k: tuple(v) for k, v in case["shapes"].items()}
+    else:
+        shapes = {k: v.shape for k, v in case["expected"].items()}
     try:
-        with _quiet(), _reference_cell(fn, namespace):
+        with _quiet(), _reference_cell(fn, namespace, dep_impl):
             result = func(*copy.deepcopy(case["inputs"]))
     except NotImplementedError:
         err = cases.OutputError(f"{fn} is not implemented yet (it raised NotImplementedError)")
@@ -69,10 +101,20 @@ def run_case(fn, func, namespace, case):
     return cases.normalise(fn, result, shapes)
 
 
-def diagnose(fn, data, func, namespace):
-    """Per output: ``None`` when right in every case, else a message."""
+def compare(fn, data, got_all):
+    """Per output: ``None`` when right in every case, else a message (trusted side).
+
+    Parameters
+    ----------
+    fn : str
+        Function name.
+    data : list of dict
+        The reference cases of ``fn`` (``refdata.load()[fn]``): ``"expected"``
+        and ``"mistakes"`` arrays per case.
+    got_all : list of dict
+        Per case, output name -> normalised float64 array or ``OutputError``.
+    """
     verdicts = {k: None for k in cases.OUTPUTS[fn]}
-    got_all = [run_case(fn, func, namespace, case) for case in data]
     for k in verdicts:
         for i, (case, got) in enumerate(zip(data, got_all)):
             g, exp = got[k], case["expected"][k]
@@ -95,30 +137,110 @@ def diagnose(fn, data, func, namespace):
     return verdicts
 
 
+def diagnose(fn, data, func, namespace):
+    """Per output: ``None`` when right in every case, else a message (runs ``func`` here)."""
+    return compare(fn, data, [run_case(fn, func, namespace, case) for case in data])
+
+
 def _labels(data, key):
     return [label for label in data[0]["mistakes"]
             if any(key in c["mistakes"].get(label, {}) for c in data)]
 
 
 def _message(fn, label):
-    from .mistakes import MISTAKES
+    from .mistakes import MISTAKES  # trusted side only
 
     return next(m.message for m in MISTAKES if m.fn == fn and m.label == label)
 
 
-def check(fn, namespace):
-    """Grade the student's ``fn`` found in ``namespace``; return the points earned."""
-    points = cases.POINTS[fn]
-    func = namespace.get(fn)
-    if not callable(func):
-        raise AssertionError(f"{fn} is not defined: run the cell that defines it, then this one.")
-    verdicts = diagnose(fn, refdata.load()[fn], func, namespace)
+def report(fn, verdicts):
+    """``(points, n_ok, text)`` of a function's verdicts."""
     n_ok = sum(v is None for v in verdicts.values())
     lines = [f"{fn}: {n_ok} of {len(verdicts)} outputs correct"]
     for k, v in verdicts.items():
         lines.append(f"  [{'ok' if v is None else 'XX'}] {k}" + ("" if v is None else f": {v}"))
-    report = "\n".join(lines)
+    return round(cases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
+
+
+def check(fn, namespace):
+    """Grade the student's ``fn`` found in ``namespace``; return the points earned."""
+    func = namespace.get(fn)
+    if not callable(func):
+        raise AssertionError(f"{fn} is not defined: run the cell that defines it, then this one.")
+    socket_path = os.environ.get(JUDGE_ENV)
+    if socket_path:
+        points, n_ok, text = remote_check(fn, func, namespace, socket_path)
+    else:
+        from . import refdata
+
+        points, n_ok, text = report(fn, diagnose(fn, refdata.load()[fn], func, namespace))
     if n_ok == 0:
-        raise AssertionError(report)
-    print(report)
-    return round(points * n_ok / len(verdicts), 4)
+        raise AssertionError(text)
+    print(text)
+    return points
+
+
+# ---------------------------------------------------------------- remote mode (client side)
+class JudgeError(Exception):
+    """The judge refused a request or could not be reached."""
+
+
+class JudgeClient:
+    """One connection to the judge (see :mod:`rnncourse.judge` for the rules it enforces)."""
+
+    def __init__(self, socket_path, timeout=120.0, limit=64 * 1024 ** 2):
+        import socket
+
+        self.limit = limit
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(socket_path)
+        except OSError as exc:
+            self.sock.close()
+            raise JudgeError(f"cannot reach the grading judge at {socket_path}: {exc}") from None
+
+    def request(self, header, payload=None):
+        from . import wire
+
+        wire.send(self.sock, header, payload)
+        reply, data = wire.recv(self.sock, self.limit)
+        if not reply.get("ok"):
+            raise JudgeError(str(reply.get("error", "the judge refused the request")))
+        return reply, data
+
+    def begin(self, fn):
+        """The test cases of ``fn``: a list of ``{"inputs": [...], "shapes": {...}}``."""
+        reply, inputs = self.request({"op": "begin", "fn": fn})
+        return [{"inputs": list(i), "shapes": s} for i, s in zip(inputs, reply["shapes"])]
+
+    def stub(self, dep):
+        """A stand-in for the reference ``dep`` that has the judge run it."""
+        def reference_cell(*args):
+            return self.request({"op": "ref", "fn": dep}, list(args))[1]
+
+        reference_cell.__name__ = dep
+        return reference_cell
+
+    def submit(self, fn, got_all):
+        """Send the normalised outputs; ``(points, n_ok, report)`` back."""
+        sent = [{k: (v if isinstance(v, np.ndarray) else str(v)) for k, v in got.items()}
+                for got in got_all]
+        reply, _ = self.request({"op": "submit", "fn": fn}, sent)
+        return float(reply["points"]), int(reply["n_ok"]), str(reply["report"])
+
+    def close(self):
+        self.sock.close()
+
+
+def remote_check(fn, func, namespace, socket_path):
+    """Run ``func`` on the judge's inputs and let the judge grade the outputs."""
+    client = JudgeClient(socket_path)
+    try:
+        data = client.begin(fn)
+        dep = cases.DEPENDS.get(fn)
+        stub = client.stub(dep) if dep else None
+        got_all = [run_case(fn, func, namespace, case, stub) for case in data]
+        return client.submit(fn, got_all)
+    finally:
+        client.close()

@@ -13,8 +13,8 @@ What the confined process sees and may do
   (dynamic linker cache, time zone, fonts; a synthetic ``passwd``), the
   Python installation and the virtual environment (``sys.base_prefix`` and
   ``sys.prefix``), and the copy of the client modules of ``rnncourse``
-  (``__init__``, ``cases``, ``tree``, ``wire``, ``grading``; no reference,
-  no data, no mistakes) on ``PYTHONPATH``. The course directory, the
+  (``__init__``, ``cases``, ``tree``, ``wire``, ``grading``, ``driver``; no
+  reference, no data, no mistakes) on ``PYTHONPATH``. The course directory, the
   gradebook, ``source/``, ``release/``, ``rnncourse/data``, home
   directories, the host ``/tmp`` and other submissions are not there at all
   (the virtual environment may live inside the course directory: only the
@@ -60,7 +60,7 @@ from .confine import INSIDE_UID, scrub
 UID_RANGE = (2_000_000, 3_000_000)
 """Random uids of sandboxes (root mode) are drawn from this range."""
 
-CLIENT_MODULES = ("__init__.py", "cases.py", "tree.py", "wire.py", "grading.py")
+CLIENT_MODULES = ("__init__.py", "cases.py", "tree.py", "wire.py", "grading.py", "driver.py")
 """The only modules of ``rnncourse`` the confined code can import."""
 
 CLIENT_DIR = "/opt/rnncourse-client"

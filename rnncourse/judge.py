@@ -1,0 +1,306 @@
+"""The judge: the trusted side of remote grading, reached over a Unix socket.
+
+Confined code (a grading kernel, or the re-check process) holds no reference
+data. For each function it asks the judge for the test inputs, runs the
+student's function, and sends back plain float64 arrays; the judge compares
+them with the reference arrays (:func:`rnncourse.grading.compare`, the same
+diagnosis as local mode) and answers with the points and the report.
+
+Rules, per judge (one judge per submission and process):
+
+* one function active at a time (beginning another abandons the active one,
+  which then scores 0 "did not finish");
+* each function begun at most once;
+* with ``strict_order`` (the re-check), functions may only be begun in the
+  order of :data:`rnncourse.FUNCTIONS`, so every reference cell a sequence
+  function may call belongs to a function that was already graded;
+* the reference cell (``cases.DEPENDS``) runs only while its sequence function
+  is active, at most a few times the calls a correct solution needs, on
+  arguments no bigger than the test inputs;
+* every message is size-limited and decoded without pickle
+  (:mod:`rnncourse.wire`); at most a few connections at once, a bounded
+  number of messages in all.
+"""
+
+import copy
+import os
+import socket
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from . import FUNCTIONS, cases, grading, tree, wire
+
+SOCKET_NAME = "judge.sock"
+MAX_CONNECTIONS = 4
+MAX_MESSAGES = 5000
+ORACLE_FACTOR = 3
+
+
+class Judge:
+    """A judge serving one submission.
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+        Host directory for the socket (a fresh private one by default); give it
+        to :class:`rnncourse.sandbox.Sandbox` as ``judge_dir``.
+    owner : int, optional
+        uid (and gid) allowed to connect (the sandbox's ``uid``): the socket is
+        made theirs with mode 0600. By default only this process's user.
+    limits : Limits or dict, optional
+        ``message_bytes`` bounds every message.
+    strict_order : bool
+        Functions must be begun in course order (the re-check sets it).
+    data, ref : optional
+        Reference cases (``refdata.load()``) and reference module
+        (``reference.load()``); loaded on first use by default.
+    """
+
+    def __init__(self, directory=None, owner=None, limits=None, strict_order=False, data=None, ref=None):
+        from .sandbox import Limits
+
+        self.limits = Limits.from_dict(limits)
+        self._own_dir = directory is None
+        self.directory = os.fspath(directory) if directory else tempfile.mkdtemp(prefix="rnncourse-judge-")
+        os.chmod(self.directory, 0o755)
+        self.socket_path = os.path.join(self.directory, SOCKET_NAME)
+        self.owner = owner
+        self.strict_order = strict_order
+        self._data, self._ref = data, ref
+        self._lock = threading.Lock()
+        self._server = None
+        self._threads = []
+        self._open = 0
+        self._messages = 0
+        self.active = None
+        self.begun = []
+        self.results = {}
+        self.events = []
+        self._oracle_calls = 0
+        self._oracle_budget = 0
+        self._oracle_bytes = 0
+        self.progress = None
+        self.progress_time = time.monotonic()
+        self.undefined = set()
+
+    # -------------------------------------------------------------- data
+    @property
+    def data(self):
+        if self._data is None:
+            from . import refdata
+
+            self._data = refdata.load()
+        return self._data
+
+    @property
+    def ref(self):
+        if self._ref is None:
+            from . import reference
+
+            self._ref = reference.load()
+        return self._ref
+
+    # -------------------------------------------------------------- server
+    def start(self):
+        """Listen on :attr:`socket_path` (a daemon thread accepts connections)."""
+        self.data  # noqa: B018 (load before any client waits on it)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(self.socket_path)
+        if self.owner is not None:
+            os.chown(self.socket_path, self.owner, self.owner)
+        os.chmod(self.socket_path, 0o600)
+        srv.listen(MAX_CONNECTIONS)
+        self._server = srv
+        t = threading.Thread(target=self._accept, name="rnncourse-judge", daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self._open >= MAX_CONNECTIONS:
+                    conn.close()
+                    continue
+                self._open += 1
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            t.start()
+
+    def _serve(self, conn):
+        conn.settimeout(max(60.0, 4 * self.limits.cell_timeout))
+        try:
+            while True:
+                try:
+                    header, payload = wire.recv(conn, int(self.limits.message_bytes))
+                except (ConnectionError, OSError, wire.ProtocolError) as exc:
+                    if not isinstance(exc, (ConnectionError, TimeoutError)):
+                        self._note(f"bad message: {exc}")
+                        try:
+                            wire.send(conn, {"ok": False, "error": str(exc)})
+                        except OSError:
+                            pass
+                    return
+                reply, out = self.handle(header, payload)
+                try:
+                    wire.send(conn, reply, out)
+                except (OSError, TypeError):
+                    return
+        finally:
+            conn.close()
+            with self._lock:
+                self._open -= 1
+
+    def close(self):
+        """Stop listening; an active function is recorded as not finished."""
+        with self._lock:
+            self._abandon("grading stopped before it finished")
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+        if self._own_dir:
+            try:
+                os.rmdir(self.directory)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -------------------------------------------------------------- rules
+    def _note(self, text):
+        if len(self.events) < 100:
+            self.events.append(text)
+
+    def _abandon(self, why):
+        fn = self.active
+        if fn is not None:
+            self.results[fn] = {"points": 0.0, "n_ok": 0,
+                                "report": f"{fn}: 0 of {len(cases.OUTPUTS[fn])} outputs correct\n  ({why})"}
+            self.active = None
+
+    def handle(self, header, payload):
+        """Answer one request: ``(reply header, reply payload)``. Never raises."""
+        with self._lock:
+            self._messages += 1
+            if self._messages > MAX_MESSAGES:
+                return {"ok": False, "error": "too many requests"}, None
+            try:
+                op, fn = header.get("op"), header.get("fn")
+                if op == "begin":
+                    return self._begin(fn)
+                if op == "ref":
+                    return self._oracle(fn, payload)
+                if op == "submit":
+                    return self._submit(fn, payload)
+                if op == "progress":
+                    return self._progress(header)
+                return {"ok": False, "error": f"unknown request {op!r}"}, None
+            except Exception as exc:  # a hostile payload must never break the judge
+                self._note(f"{header.get('op')!r} failed: {type(exc).__name__}: {exc}")
+                return {"ok": False, "error": f"rejected: {type(exc).__name__}"}, None
+
+    def _progress(self, header):
+        """Where the (untrusted) re-check driver says it is; used only to skip a hung step."""
+        stage = header.get("stage")
+        if stage not in ("cell", "function", "undefined", "done"):
+            return {"ok": False, "error": "unknown stage"}, None
+        info = {"stage": stage}
+        if stage == "cell" and type(header.get("index")) is int:
+            info["index"] = header["index"]
+        if stage in ("function", "undefined") and header.get("fn") in FUNCTIONS:
+            info["fn"] = header["fn"]
+            if stage == "undefined":
+                self.undefined.add(header["fn"])
+        self.progress = info
+        self.progress_time = time.monotonic()
+        return {"ok": True}, None
+
+    def _begin(self, fn):
+        if fn not in FUNCTIONS:
+            return {"ok": False, "error": f"unknown function {fn!r}"}, None
+        if fn in self.begun:
+            self._note(f"{fn} begun twice")
+            return {"ok": False, "error": f"{fn} was already checked in this grading session"}, None
+        if self.strict_order and self.begun and FUNCTIONS.index(fn) < FUNCTIONS.index(self.begun[-1]):
+            self._note(f"{fn} begun out of order")
+            return {"ok": False, "error": f"{fn} must be checked before {self.begun[-1]}"}, None
+        self._abandon("its check did not finish")
+        self.progress_time = time.monotonic()
+        self.begun.append(fn)
+        self.active = fn
+        data = self.data[fn]
+        inputs = [list(copy.deepcopy(c["inputs"])) for c in data]
+        shapes = [{k: list(v.shape) for k, v in c["expected"].items()} for c in data]
+        dep = cases.DEPENDS.get(fn)
+        self._oracle_calls = 0
+        if dep:
+            steps = sum(c["inputs"][0].shape[-1] for c in data)  # time steps of all cases
+            self._oracle_budget = ORACLE_FACTOR * steps + 2
+            self._oracle_bytes = 2 * max(len(wire.encode({}, c["inputs"])) for c in data) + 65536
+        else:
+            self._oracle_budget = 0
+        return {"ok": True, "shapes": shapes}, inputs
+
+    def _oracle(self, dep, args):
+        fn = self.active
+        if fn is None or cases.DEPENDS.get(fn) != dep:
+            self._note(f"reference {dep!r} asked for while {fn!r} is checked")
+            return {"ok": False, "error": f"the reference {dep} is not available now"}, None
+        if self._oracle_calls >= self._oracle_budget:
+            self._note(f"reference {dep} called too often")
+            return {"ok": False, "error": f"{dep} called too many times while checking {fn}"}, None
+        self._oracle_calls += 1
+        if not isinstance(args, list) or len(args) != len(cases.ARGS[dep]):
+            return {"ok": False, "error": f"{dep} takes {len(cases.ARGS[dep])} arguments"}, None
+        if len(wire.encode({}, args)) > self._oracle_bytes:
+            return {"ok": False, "error": f"arguments of {dep} are larger than the test inputs"}, None
+        try:
+            with np.errstate(all="ignore"):
+                result = getattr(self.ref, dep)(*args)
+            tree.pack(result)
+        except Exception as exc:  # the reference on student-chosen arguments may fail
+            return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}"}, None
+        return {"ok": True}, result
+
+    def _submit(self, fn, got_list):
+        if fn is None or fn != self.active:
+            self._note(f"{fn!r} submitted while {self.active!r} is active")
+            return {"ok": False, "error": f"{fn} is not being checked"}, None
+        data = self.data[fn]
+        got_all = [self._clean(fn, case, got_list[i] if isinstance(got_list, list)
+                               and i < len(got_list) else None)
+                   for i, case in enumerate(data)]
+        points, n_ok, text = grading.report(fn, grading.compare(fn, data, got_all))
+        self.results[fn] = {"points": points, "n_ok": n_ok, "report": text}
+        self.active = None
+        return {"ok": True, "points": points, "n_ok": n_ok, "report": text}, None
+
+    @staticmethod
+    def _clean(fn, case, got):
+        """Per output: a float64 array of the expected shape, or an OutputError."""
+        out = {}
+        for k, exp in case["expected"].items():
+            v = got.get(k) if isinstance(got, dict) else None
+            if isinstance(v, np.ndarray):
+                arr = np.array(v, dtype=np.float64)
+                out[k] = (arr if arr.shape == exp.shape else
+                          cases.OutputError(f"{k} has shape {arr.shape}, expected {exp.shape}"))
+            elif isinstance(v, str):
+                out[k] = cases.OutputError(v[:2000])
+            else:
+                out[k] = cases.OutputError(f"{k} was not sent back")
+        return out
