@@ -236,6 +236,9 @@ class Sandbox:
             "MKL_NUM_THREADS": "1",
             "USER": "student",
             "LOGNAME": "student",
+            # The kernel's parent is the namespace's init (pid 1): "1" tells ipykernel
+            # not to poll its parent (it would quit) nor print its connection banner.
+            "JPY_PARENT_PID": "1",
         }
         if self.judge_dir:
             extra["RNNCOURSE_JUDGE"] = JUDGE_DIR + "/judge.sock"
@@ -260,6 +263,30 @@ class Sandbox:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
         return [sys.executable, "-I", "-S", script, json.dumps(self.config(cwd)),
                 "--", *argv]
+
+    def kernel_manager(self, kernel_name="python3", asynchronous=True, **kwargs):
+        """A ``jupyter_client.KernelManager`` whose kernel runs in this sandbox.
+
+        Its command is :meth:`wrap`-ped, it talks over Unix sockets in the
+        workdir (``transport="ipc"``; the sandbox has no network) and its
+        connection file lives there too. Use it with ``nbclient`` as
+        ``NotebookClient(nb, km=sandbox.kernel_manager(), ...)`` or nbgrader's
+        ``Execute().preprocess(nb, resources, km=...)`` (asynchronous by
+        default, as nbclient wants).
+        """
+        from jupyter_client import AsyncKernelManager, KernelManager
+
+        sandbox = self
+        base = AsyncKernelManager if asynchronous else KernelManager
+
+        class ConfinedKernelManager(base):
+            def format_kernel_cmd(self, extra_arguments=None):
+                return sandbox.wrap(super().format_kernel_cmd(extra_arguments))
+
+        km = ConfinedKernelManager(kernel_name=kernel_name, transport="ipc",
+                                   ip=os.path.join(self.workdir, ".kernel"), **kwargs)
+        km.connection_file = os.path.join(self.workdir, ".kernel.json")
+        return km
 
     def pids(self):
         """Host pids of the wrappers and namespace inits started so far."""
