@@ -31,7 +31,11 @@ from .judge import Judge
 from .sandbox import Limits, Sandbox
 
 MAX_ROUNDS = 5
-GRACE = 5.0
+
+def _grace(limits):
+    """Time the driver gets beyond a step's timeout to stop it itself."""
+    return min(5.0, 1.0 + limits.cell_timeout / 4)
+
 MAX_CELLS = 2000
 MAX_SOURCE = 4 * 1024 ** 2
 
@@ -163,7 +167,7 @@ def _run(judge, sandbox, limits):
             if now > deadline:
                 why = f"the re-check ran out of time ({limits.total_timeout:g} s in all)"
                 break
-            if now > judge.progress_time + limits.cell_timeout + GRACE:
+            if now > judge.progress_time + limits.cell_timeout + _grace(limits):
                 why = f"it did not finish within {limits.cell_timeout:g} s"
                 break
             time.sleep(0.05)

@@ -1,0 +1,130 @@
+"""Scratch copies of the course, grading them, and reading back what happened.
+
+Adversarial submissions are never graded in the real course: each run copies
+the course (without its gradebook, submissions and results) into a temporary
+directory and grades there.
+"""
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rnncourse import ASSIGNMENT, FUNCTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+SKIP = {".git", ".venv", "submitted", "autograded", "feedback", "test-artifacts", "__pycache__",
+        ".pytest_cache", ".ruff_cache", ".hypothesis", "grades.csv", "build", "node_modules"}
+WATCHED = ("source", "release", "rnncourse/data", "nbgrader_config.py")
+
+
+def scratch_course(dest, timeout=None):
+    """Copy the course to ``dest`` (the venv is linked, not copied); set the cell timeout."""
+    dest = Path(dest)
+
+    def ignore(directory, names):
+        return [n for n in names if n in SKIP or n.startswith("gradebook.db") or n.endswith(".egg-info")]
+
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    if timeout is not None:
+        with open(dest / "nbgrader_config.py", "a") as f:
+            f.write(f"\nc.ExecutePreprocessor.timeout = {int(timeout)}\n")
+    return dest
+
+
+def env_for(course):
+    """Environment of grading commands run in ``course``: its own package and paths first."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(course)
+    env["RNNCOURSE_ROOT"] = str(course)
+    env.pop("RNNCOURSE_DB_URL", None)
+    return env
+
+
+def run(cmd, course, timeout, prefix=()):
+    """Run ``cmd`` in ``course`` in its own session; kill the session at ``timeout``.
+
+    Returns ``(returncode or None if killed, seconds, output tail)``.
+    """
+    t0 = time.monotonic()
+    proc = subprocess.Popen([*prefix, *cmd], cwd=course, env=env_for(course), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        code = None
+    return code, time.monotonic() - t0, out.decode("utf-8", "replace")
+
+
+def prepare_gradebook(course):
+    """Create the course's gradebook entries for the assignment (stock nbgrader)."""
+    code, _, out = run(["nbgrader", "generate_assignment", ASSIGNMENT, "--force"], course, 300)
+    if code != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{out[-3000:]}")
+
+
+def fingerprint(course):
+    """Hashes of the instructor's files that grading must never change."""
+    course = Path(course)
+    out = {}
+    for rel in WATCHED:
+        p = course / rel
+        files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file()) if p.exists() else []
+        for f in files:
+            if "__pycache__" not in f.parts:
+                out[str(f.relative_to(course))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+def scores(course):
+    """``{student: {fn: points}}`` from the course's gradebook (None when it is gone)."""
+    db = Path(course) / "gradebook.db"
+    if not db.exists():
+        return None
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for student in gb.students:
+            try:
+                nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student.id)
+            except MissingEntry:
+                continue
+            got = {fn: 0.0 for fn in FUNCTIONS}
+            for grade in nb.grades:
+                fn = grade.name.rsplit("_hidden", 1)[0]
+                if fn in got and grade.score is not None:
+                    got[fn] = float(grade.score)
+            out[student.id] = got
+    return out
+
+
+def autograded_text(course, student):
+    p = Path(course) / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    return p.read_text(errors="replace") if p.exists() else None
+
+
+def sandbox_processes():
+    """Pids of processes running as a sandbox uid (there must be none after grading)."""
+    from rnncourse.sandbox import UID_RANGE
+
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                uid = os.stat(f"/proc/{name}").st_uid
+            except FileNotFoundError:
+                continue
+            if UID_RANGE[0] <= uid < UID_RANGE[1]:
+                found.append(int(name))
+    return found

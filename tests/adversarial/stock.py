@@ -1,0 +1,68 @@
+"""What stock ``nbgrader autograde`` does with each adversarial case.
+
+Each case is graded alone with a correct control student, in its own scratch
+copy of the course, by ``nbgrader autograde`` (unconfined: only cases that are
+safe for this machine; the memory case runs under an address-space limit).
+"""
+
+import json
+import time
+from pathlib import Path
+
+from rnncourse import ASSIGNMENT
+
+from . import cases as adv
+from .course import autograded_text, fingerprint, prepare_gradebook, run, scores, scratch_course
+
+STOCK_TIMEOUT = 420
+MEMORY_PREFIX = ("prlimit", f"--as={6 * 1024 ** 3}", "--")
+
+
+def grade_case(case, workdir):
+    """Grade ``case`` + control with stock nbgrader in ``workdir``; a plain dict of what happened."""
+    course = scratch_course(Path(workdir) / "course")
+    marker = Path(workdir) / "marker"
+    ctx = adv.Context(course, course / "release" / ASSIGNMENT, token=case.name, marker=marker)
+    prepare_gradebook(course)
+    before = fingerprint(course)
+    adv.write_class(ctx, course / "submitted", [case.name])
+    prefix = MEMORY_PREFIX if case.name == "memory" else ()
+    code, seconds, out = run(["nbgrader", "autograde", ASSIGNMENT], course, STOCK_TIMEOUT, prefix)
+    if case.name == "lingering_child":
+        time.sleep(adv.STRIKE_DELAY + 2)
+    after = fingerprint(course)
+    got = scores(course)
+    student = f"adv_{case.name}"
+    text = autograded_text(course, student) or ""
+    return {
+        "case": case.name,
+        "returncode": code,
+        "seconds": round(seconds, 1),
+        "scores": None if got is None else got.get(student),
+        "control": None if got is None else got.get(adv.CONTROL),
+        "gradebook": got is not None,
+        "changed": sorted(set(before) ^ set(after)
+                          | {k for k in before if after.get(k, before[k]) != before[k]}),
+        "marker": marker.exists(),
+        "leaks": sorted({line.split("LEAK:", 1)[1].split("\\n")[0].strip()[:80]
+                         for line in text.split('"') if "LEAK:" in line}),
+        "log_errors": [ln for ln in out.splitlines() if "[ERROR]" in ln or "Traceback" in ln][:5],
+        "autograded_bytes": len(text.encode()),
+    }
+
+
+def main(names, out_json, workroot, jobs=2):
+    from concurrent.futures import ThreadPoolExecutor
+
+    chosen = [adv.BY_NAME[n] for n in names] if names else adv.CASES
+    results = {}
+    with ThreadPoolExecutor(jobs) as pool:
+        futs = {c.name: pool.submit(grade_case, c, Path(workroot) / c.name) for c in chosen}
+        for name, fut in futs.items():
+            try:
+                results[name] = fut.result()
+            except Exception as exc:  # record, keep going
+                results[name] = {"case": name, "failure": f"{type(exc).__name__}: {exc}"}
+            print(name, json.dumps(results[name])[:400], flush=True)
+    Path(out_json).write_text(json.dumps(results, indent=1))
+    return results

@@ -1,0 +1,307 @@
+"""The security primitives one by one: confinement, limits, process tree, wire, judge, re-check.
+
+The whole-class adversarial suite (every case through ``make grade``) is in
+``test_adversarial.py``; these tests pin down each mechanism it relies on.
+"""
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from rnncourse import FUNCTIONS, cases, grading, judge, mistakes, recheck, sandbox, wire
+
+ok, why = sandbox.available()
+needs_sandbox = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
+
+
+def confined(tmp_path, code, limits=None, timeout=60, judge_dir=None, env=None):
+    """Run python ``code`` confined in ``tmp_path``; ``(returncode, stdout, stderr)``."""
+    with sandbox.Sandbox(tmp_path, limits, judge_dir=judge_dir) as sb:
+        proc = subprocess.run(sb.wrap([sys.executable, "-c", textwrap.dedent(code)]),
+                              capture_output=True, text=True, timeout=timeout,
+                              env=env)
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_available_reports_how():
+    assert isinstance(ok, bool) and why
+    if sys.platform.startswith("linux") and os.geteuid() == 0:
+        assert ok, why
+
+
+@needs_sandbox
+def test_confined_code_sees_only_its_workdir(tmp_path, root):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    secret_env = dict(os.environ, RNNCOURSE_DB_URL="postgresql://u:secret@db/x", AWS_SECRET_ACCESS_KEY="k")
+    (tmp_path / "mine.txt").write_text("student file")
+    probe = f"""
+        import json, os, socket
+        out = {{"uid": os.getuid(), "groups": os.getgroups(), "cwd": os.getcwd(),
+               "mine": open("mine.txt").read()}}
+        paths = {{p: os.path.exists(p) for p in [
+            {str(root)!r} + "/rnncourse/data", {str(root)!r} + "/source/rnn_lstm/rnn_lstm.ipynb",
+            {str(root)!r} + "/nbgrader_config.py", {str(root)!r} + "/release", "/root/.bashrc", "/home"]}}
+        out["seen"] = [p for p, e in paths.items() if e]
+        writes = []
+        for p in [{sys.prefix!r} + "/evil", "/usr/evil", "/evil", "/etc/evil", {str(root)!r} + "/evil"]:
+            try:
+                open(p, "w").write("x")
+                writes.append(p)
+            except OSError:
+                pass
+        out["writes"] = writes
+        open("/tmp/private-tmp-file", "w").write("x")
+        try:
+            socket.create_connection(("127.0.0.1", {port}), timeout=2)
+            out["net"] = True
+        except OSError:
+            out["net"] = False
+        out["env"] = sorted(os.environ)
+        out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        import rnncourse
+        out["package"] = rnncourse.__file__
+        try:
+            import rnncourse.refdata
+            out["refdata"] = True
+        except ImportError:
+            out["refdata"] = False
+        print(json.dumps(out))
+    """
+    code, stdout, stderr = confined(tmp_path, probe, env=secret_env)
+    listener.close()
+    assert code == 0, stderr
+    out = json.loads(stdout)
+    assert out["uid"] != 0 and out["uid"] != os.getuid() and out["groups"] == []
+    assert out["cwd"] == str(tmp_path.resolve()) and out["mine"] == "student file"
+    assert out["seen"] == [], "instructor paths visible inside the sandbox"
+    assert out["writes"] == [], "wrote outside the workdir"
+    assert not os.path.exists("/tmp/private-tmp-file")
+    assert out["net"] is False
+    assert not any(k.startswith(("RNNCOURSE_DB", "AWS")) for k in out["env"])
+    assert len(out["pids"]) <= 3  # the namespace's init and this process (no host processes)
+    assert out["package"].startswith(sandbox.CLIENT_DIR) and out["refdata"] is False
+
+
+@needs_sandbox
+def test_limits_memory_file_size_processes(tmp_path):
+    limits = sandbox.Limits(memory=1024 ** 3, file_size=1024 ** 2, processes=12, total_timeout=60)
+    probe = """
+        import os, json
+        out = {}
+        try:
+            b = bytearray(3 * 1024 ** 3)
+            out["memory"] = "allocated"
+        except MemoryError:
+            out["memory"] = "MemoryError"
+        try:
+            with open("big", "wb") as f:
+                f.write(b"x" * (2 * 1024 ** 2))
+            out["file"] = "written"
+        except OSError as e:
+            out["file"] = "refused"
+        kids = []
+        try:
+            for _ in range(64):
+                pid = os.fork()
+                if pid == 0:
+                    import time
+                    time.sleep(30)
+                    os._exit(0)
+                kids.append(pid)
+            out["fork"] = len(kids)
+        except OSError:
+            out["fork"] = "refused after %d" % len(kids)
+        print(json.dumps(out))
+        os._exit(0)
+    """
+    code, stdout, stderr = confined(tmp_path, probe, limits)
+    out = json.loads(stdout)
+    assert out["memory"] == "MemoryError"
+    assert out["file"] == "refused"
+    assert str(out["fork"]).startswith("refused")
+
+
+@needs_sandbox
+def test_total_timeout_kills_the_tree(tmp_path):
+    code, _, _ = confined(tmp_path, "import time; time.sleep(600)",
+                          sandbox.Limits(total_timeout=2), timeout=60)
+    assert code != 0
+
+
+@needs_sandbox
+def test_no_process_outlives_its_sandbox(tmp_path):
+    daemon = """
+        import os, sys, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(1000)
+            os._exit(0)
+        time.sleep(0.5)
+        print("started")
+    """
+    sb = sandbox.Sandbox(tmp_path)
+    try:
+        proc = subprocess.run(sb.wrap([sys.executable, "-c", textwrap.dedent(daemon)]),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.stdout.strip() == "started"
+        # The payload exited: its namespace died with every process in it.
+        assert sandbox._pids_of_uid(sb.uid) == set()
+        # A payload still running is killed, tree and all, by kill_all().
+        running = subprocess.Popen(sb.wrap([sys.executable, "-c", textwrap.dedent(daemon).replace(
+            'print("started")', 'print("started", flush=True); time.sleep(1000)')]),
+            stdout=subprocess.PIPE, text=True)
+        assert running.stdout.readline().strip() == "started"
+        assert len(sandbox._pids_of_uid(sb.uid)) >= 2
+        assert sb.kill_all()
+        running.wait(timeout=10)
+        assert sandbox._pids_of_uid(sb.uid) == set()
+    finally:
+        sb.close()
+
+
+def test_limits_are_validated():
+    with pytest.raises(ValueError, match="memory"):
+        sandbox.Limits(memory=0)
+    with pytest.raises(ValueError, match="unknown limits"):
+        sandbox.Limits.from_dict({"memroy": 1})
+    assert sandbox.Limits.from_dict({"cell_timeout": 5}).cell_timeout == 5
+
+
+# ---------------------------------------------------------------- wire
+def test_wire_round_trip_and_refusals():
+    payload = [np.arange(6.0).reshape(2, 3), {"a": (np.ones(2), "text", 3, None)}, [True]]
+    body = wire.encode({"op": "x"}, payload)[12:]
+    header, back = wire.decode(body)
+    assert header == {"op": "x"}
+    assert np.array_equal(back[0], payload[0]) and back[1]["a"][1:] == ("text", 3, None)
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    blob = buf.getvalue()
+    head = json.dumps({"spec": {"a": 0}, "blobs": [len(blob)]}).encode()
+    import struct
+
+    with pytest.raises(wire.ProtocolError):
+        wire.decode(struct.pack(">I", len(head)) + head + blob)
+    bad_specs = [{"z": 1}, {"a": 5}, {"v": [1, 2]}, {"t": {"x": 1}}]
+    for spec in bad_specs:
+        head = json.dumps({"spec": spec, "blobs": []}).encode()
+        with pytest.raises(wire.ProtocolError):
+            wire.decode(struct.pack(">I", len(head)) + head)
+    deep = {"v": 1}
+    for _ in range(100):
+        deep = {"l": [deep]}
+    head = json.dumps({"spec": deep, "blobs": []}).encode()
+    with pytest.raises(wire.ProtocolError, match="deeply"):
+        wire.decode(struct.pack(">I", len(head)) + head)
+    a, b = socket.socketpair()
+    a.sendall(b"RNNW" + struct.pack(">Q", 1 << 40))
+    with pytest.raises(wire.ProtocolError, match="exceeds"):
+        wire.recv(b, 1024)
+
+
+# ---------------------------------------------------------------- judge
+def _outcome(fn, namespace):
+    try:
+        return grading.check(fn, namespace)
+    except AssertionError as exc:
+        return str(exc)
+
+
+def test_remote_mode_equals_local_mode(ref, monkeypatch, capsys):
+    """Points, reports and named mistakes are identical through the judge, for every catalogued mistake."""
+    modules = [(fn, ref) for fn in FUNCTIONS] + [(m.fn, mistakes.variant(m)) for m in mistakes.MISTAKES]
+    for fn, module in modules:
+        ns = dict(vars(module))
+        monkeypatch.delenv(grading.JUDGE_ENV, raising=False)
+        local = _outcome(fn, ns)
+        local_out = capsys.readouterr().out
+        with judge.Judge() as j:
+            monkeypatch.setenv(grading.JUDGE_ENV, j.socket_path)
+            remote = _outcome(fn, ns)
+        assert remote == local and capsys.readouterr().out == local_out, fn
+        assert j.results[fn]["points"] == (local if isinstance(local, float) else 0.0)
+
+
+def test_judge_rules(ref):
+    with judge.Judge(strict_order=True) as j:
+        c = grading.JudgeClient(j.socket_path)
+        with pytest.raises(grading.JudgeError, match="not available"):
+            c.stub("rnn_cell_forward")(np.zeros((3, 1)), np.zeros((5, 1)), {})
+        data = c.begin("rnn_forward")
+        with pytest.raises(grading.JudgeError, match="not available"):
+            c.stub("lstm_cell_forward")(*data[0]["inputs"])
+        stub = c.stub("rnn_cell_forward")
+        x, a0, p = data[0]["inputs"]
+        a_next, yt, cache = stub(x[:, :, 0], a0, p)
+        assert np.allclose(a_next, ref.rnn_cell_forward(x[:, :, 0], a0, p)[0])
+        with pytest.raises(grading.JudgeError, match="larger"):
+            stub(np.zeros((3, 10 ** 5)), a0, p)
+        with pytest.raises(grading.JudgeError, match="too many"):
+            for _ in range(200):
+                stub(x[:, :, 0], a0, p)
+        with pytest.raises(grading.JudgeError, match="already checked"):
+            c.begin("rnn_forward")
+        with pytest.raises(grading.JudgeError, match="before"):
+            c.begin("rnn_cell_forward")
+        with pytest.raises(grading.JudgeError, match="not being checked"):
+            c.submit("lstm_forward", [])
+        points, n_ok, text = c.submit("rnn_forward", [{} for _ in data])
+        assert points == 0 and "was not sent back" in text
+        c.close()
+    assert j.results["rnn_forward"]["points"] == 0 and j.events
+
+
+# ---------------------------------------------------------------- re-check
+def _notebook(sources):
+    cells = [{"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "imports", "locked": True,
+                                                             "solution": False, "grade": False}},
+              "source": "import numpy as np\nfrom rnn_utils import sigmoid, softmax"}]
+    for fn, src in sources.items():
+        cells.append({"cell_type": "code", "source": src,
+                      "metadata": {"nbgrader": {"grade_id": fn, "solution": True, "grade": False}}})
+        cells.append({"cell_type": "code", "source": f"check({fn!r}, globals())",
+                      "metadata": {"nbgrader": {"grade_id": fn + "_hidden", "grade": True, "points": 1,
+                                                "solution": False, "locked": True}}})
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+@needs_sandbox
+def test_recheck_credits_honest_parts_of_a_hostile_notebook(root):
+    from rnncourse import reference
+
+    sols = reference.solution_sources()
+    sources = {fn: sols[fn] for fn in FUNCTIONS}
+    # A cell that hangs with every signal ignored, a function that kills its process,
+    # a function that loops, and an input transformer: the rest must still be credited.
+    sources["rnn_forward"] = ("import signal\nfor s in (signal.SIGINT, signal.SIGALRM):\n"
+                              "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass\n")
+    sources["rnn_backward"] = "import os\ndef rnn_backward(da, caches):\n    os._exit(0)\n"
+    sources["lstm_forward"] = "def lstm_forward(x, a0, parameters):\n    while True:\n        pass\n"
+    sources["lstm_backward"] = ("get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])\n"
+                                + sources["lstm_backward"])
+    files = {"rnn_utils.py": (root / "release" / "rnn_lstm" / "rnn_utils.py").read_bytes()}
+    got = recheck.recheck(_notebook(sources), files, {"cell_timeout": 2, "total_timeout": 120})
+    points = {fn: got[fn]["points"] for fn in FUNCTIONS}
+    assert points == {**cases.POINTS, "rnn_forward": 0.0, "rnn_backward": 0.0, "lstm_forward": 0.0}
+    assert "not defined" in got["rnn_forward"]["report"]
+    assert "StepTimeout" in got["lstm_forward"]["report"]
+    assert "stopped" in got["rnn_backward"]["report"]
+
+
+def test_recheck_rejects_unreadable_notebooks_and_bad_file_names():
+    got = recheck.recheck("{not json", {})
+    assert set(got) == set(FUNCTIONS) and all(v["points"] == 0 for v in got.values())
+    assert "could not be read" in got["rnn_forward"]["report"]
+    with pytest.raises(ValueError, match="plain file names"):
+        recheck.recheck(_notebook({}), {"../escape.py": b""})
