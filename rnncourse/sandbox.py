@@ -188,7 +188,8 @@ class Sandbox:
         venv = os.path.realpath(sys.prefix)
         binds = []
         for p in (base, venv):
-            if not any(p == b[0] for b in binds) and not p.startswith(("/usr/", "/bin/", "/lib")):
+            system = p in ("/usr", "/bin") or p.startswith(("/usr/", "/bin/", "/lib"))
+            if not any(p == b[0] for b in binds) and not system:
                 binds.append((p, p, False))
         binds.append((os.path.join(self.control, "client"), CLIENT_DIR, False))
         binds.append((os.path.join(self.control, "passwd"), "/etc/passwd", False))
