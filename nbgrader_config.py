@@ -28,6 +28,10 @@ c.CourseDirectory.ignore = [
 c.ExecutePreprocessor.timeout = 30
 c.ExecutePreprocessor.interrupt_on_timeout = True
 
+# `nbgrader validate` (and the Validate button) reports an error in ANY cell, so an
+# unfinished function or a failing visible test is reported, not only graded cells.
+c.Validator.validate_all = True
+
 # What students see in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
