@@ -16,7 +16,9 @@ Rules, per judge (one judge per submission and process):
   function may call belongs to a function that was already graded;
 * the reference cell (``cases.DEPENDS``) runs only while its sequence function
   is active, at most a few times the calls a correct solution needs, on
-  arguments no bigger than the test inputs;
+  arguments no bigger than the test inputs, and only on that function's test
+  inputs (a time step of its ``x`` with its parameters, or one of its cell
+  caches), so it cannot be used to compute answers for other functions;
 * every message is size-limited and decoded without pickle
   (:mod:`rnncourse.wire`); at most a few connections at once, a bounded
   number of messages in all.
@@ -268,6 +270,11 @@ class Judge:
             return {"ok": False, "error": f"{dep} takes {len(cases.ARGS[dep])} arguments"}, None
         if len(wire.encode({}, args)) > self._oracle_bytes:
             return {"ok": False, "error": f"arguments of {dep} are larger than the test inputs"}, None
+        if not self._anchored(dep, args):
+            self._note(f"reference {dep} called on arguments outside the test inputs")
+            what = ("with the cell caches it was given" if dep.endswith("backward")
+                    else "on the time steps of x it was given, with the parameters it was given")
+            return {"ok": False, "error": f"the reference {dep} only runs {what}"}, None
         try:
             with np.errstate(all="ignore"):
                 result = getattr(self.ref, dep)(*args)
@@ -275,6 +282,25 @@ class Judge:
         except Exception as exc:  # the reference on student-chosen arguments may fail
             return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}"}, None
         return {"ok": True}, result
+
+    def _anchored(self, dep, args):
+        """Are the reference cell's fixed arguments taken from the active function's test inputs?
+
+        A forward cell must get a time step of some case's ``x`` and that case's
+        parameters; a backward cell one of the cell caches of some case. The
+        other arguments (the running state, upstream gradients) are free. So the
+        reference cell cannot be evaluated at other functions' test inputs.
+        """
+        for case in self.data[self.active]:
+            inputs = case["inputs"]
+            if dep.endswith("backward"):
+                if any(_same(args[-1], cache) for cache in inputs[1][0]):
+                    return True
+            elif _same(args[-1], inputs[2]):
+                x = inputs[0]
+                if any(_same(args[0], x[:, :, t]) for t in range(x.shape[-1])):
+                    return True
+        return False
 
     def _submit(self, fn, got_list):
         if fn is None or fn != self.active:
@@ -304,3 +330,16 @@ class Judge:
             else:
                 out[k] = cases.OutputError(f"{k} was not sent back")
         return out
+
+
+def _same(a, b):
+    """Structural equality of packed values (arrays compared exactly)."""
+    if isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b))
+    if isinstance(b, dict):
+        return (isinstance(a, dict) and set(a) == set(b)
+                and all(_same(a[k], b[k]) for k in b))
+    if isinstance(b, (tuple, list)):
+        return (isinstance(a, (tuple, list)) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    return a == b

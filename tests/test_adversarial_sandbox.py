@@ -247,6 +247,11 @@ def test_judge_rules(ref):
         assert np.allclose(a_next, ref.rnn_cell_forward(x[:, :, 0], a0, p)[0])
         with pytest.raises(grading.JudgeError, match="larger"):
             stub(np.zeros((3, 10 ** 5)), a0, p)
+        # Not on other functions' inputs (no numerical differentiation through the reference).
+        with pytest.raises(grading.JudgeError, match="only runs"):
+            stub(x[:, :, 0] + 1e-6, a0, p)
+        with pytest.raises(grading.JudgeError, match="only runs"):
+            stub(x[:, :, 0], a0, {**p, "Wax": p["Wax"] + 1e-6})
         with pytest.raises(grading.JudgeError, match="too many"):
             for _ in range(200):
                 stub(x[:, :, 0], a0, p)

@@ -126,8 +126,7 @@ import builtins
 
 _real_sum = builtins.sum
 builtins.sum = lambda it, start=0: _real_sum(1 for _ in it) + start
-_real_isinstance = builtins.isinstance
-builtins.round = lambda x, n=None: 15.0
+builtins.print = lambda *a, **k: None
 '''
 
 ARRAY_TRICKS = '''

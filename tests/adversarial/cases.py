@@ -45,6 +45,7 @@ class Case:
     stock: bool = True
     stock_note: str = ""
     leak_check: bool = False
+    flagged: bool = False
 
 
 def honest_points(extra=()):
@@ -183,14 +184,17 @@ def _mutate(ctx):
 
 CASES = [
     Case("input_transformer", "IPython input transformer turns later cells (hidden tests) into `pass`",
-         _nb(lambda ctx: ctx.with_attack("INPUT_TRANSFORMER"))),
+         _nb(lambda ctx: ctx.with_attack("INPUT_TRANSFORMER")),
+         flagged=True),
     Case("ast_transformer", "IPython AST transformer replaces every call check(fn) by fn's full points",
-         _nb(lambda ctx: ctx.with_attack("AST_TRANSFORMER"))),
+         _nb(lambda ctx: ctx.with_attack("AST_TRANSFORMER")),
+         flagged=True),
     Case("settrace", "sys.settrace hook rewrites the points inside check()",
-         _nb(lambda ctx: ctx.with_attack("SETTRACE", zeros=True))),
+         _nb(lambda ctx: ctx.with_attack("SETTRACE", zeros=True)),
+         flagged=True),
     Case("numpy_patch", "numpy comparison and testing functions monkeypatched (np.all is always True)",
          _nb(lambda ctx: ctx.with_attack("NUMPY_PATCH", zeros=True))),
-    Case("builtins_patch", "builtins sum/round monkeypatched to count every output as correct",
+    Case("builtins_patch", "builtins sum/print monkeypatched (every output counted as correct)",
          _nb(lambda ctx: ctx.with_attack("BUILTINS_PATCH", zeros=True))),
     Case("array_tricks", "ndarray subclass equal to everything; object overriding __array_function__",
          _nb(lambda ctx: ctx.with_attack("ARRAY_TRICKS"))),
