@@ -1,4 +1,4 @@
-"""The wrapper that confines one command: ``python -I -S confine.py CONFIG_JSON -- ARGV...``.
+"""The wrapper that confines one command: ``python -I -S confine.py CONFIG_FILE -- ARGV...``.
 
 :meth:`rnncourse.sandbox.Sandbox.wrap` builds that command; the design is
 described in :mod:`rnncourse.sandbox`. This file is run as a script before
@@ -205,10 +205,11 @@ def _payload(cfg, argv, env):
 def _init(cfg, argv, env, alive_fd):
     """PID 1 of the new namespace: set up the root, fork the payload, reap, exit with it."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    import select
-
-    if select.select([alive_fd], [], [], 0)[0]:  # the wrapper died before PDEATHSIG was set
+    # Go on only when the wrapper says so (it has recorded our pid and put us in the
+    # cgroup); EOF means it died, possibly before PDEATHSIG was set.
+    if os.read(alive_fd, 1) != b"g":
         os._exit(137)
+    os.close(alive_fd)
     _setup_root(cfg)
     # Interrupts reach the payload directly (same process group); the init ignores them.
     for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
@@ -238,11 +239,19 @@ def _init(cfg, argv, env, alive_fd):
 
 
 def _give_workdir(cfg):
-    """Make everything in the workdir the sandbox uid's (files the grader just wrote too)."""
+    """Make everything in the workdir the sandbox uid's (files the grader just wrote too).
+
+    ``os.fwalk`` works on directory descriptors and never follows a symlink, so
+    code that ran in this workdir before cannot redirect the walk elsewhere.
+    """
     uid, gid = cfg["uid"], cfg["gid"]
-    for dirpath, dirnames, filenames in os.walk(cfg["workdir"]):
-        for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            os.lchown(name, uid, gid)
+    for _, dirnames, filenames, dirfd in os.fwalk(cfg["workdir"], follow_symlinks=False):
+        os.chown(dirfd, uid, gid)
+        for name in dirnames + filenames:
+            try:
+                os.chown(name, uid, gid, dir_fd=dirfd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
 
 
 def _wrapper_main(cfg, argv):
@@ -273,6 +282,15 @@ def _wrapper_main(cfg, argv):
     os.close(r)
     with open(os.path.join(cfg["control"], "pids"), "a") as f:
         f.write(f"{os.getpid()} {pid}\n")
+    if cfg.get("cgroup"):
+        try:
+            with open(os.path.join(cfg["cgroup"], "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        except OSError as exc:
+            os.write(2, f"sandbox: cannot use the memory cgroup: {exc}\n".encode())
+            os.kill(pid, signal.SIGKILL)
+            sys.exit(126)
+    os.write(w, b"g")
 
     def kill(signum, frame):
         try:
@@ -317,7 +335,8 @@ def _which(prog, path):
 
 
 if __name__ == "__main__":
-    _cfg = json.loads(sys.argv[1])
+    with open(sys.argv[1], encoding="utf-8") as _f:
+        _cfg = json.load(_f)
     if sys.argv[2] != "--":
-        sys.exit("usage: confine.py CONFIG_JSON -- COMMAND...")
+        sys.exit("usage: confine.py CONFIG_FILE -- COMMAND...")
     _wrapper_main(_cfg, sys.argv[3:])

@@ -93,6 +93,10 @@ class Limits:
         Size of the private ``/tmp`` (tmpfs, counts as memory), 256 MiB.
     message_bytes : int
         Largest message to the judge, 32 MiB.
+    memory_total : int
+        Memory (RAM and ``/tmp``) of all processes of one sandbox together,
+        4 GiB, enforced by a memory cgroup where the grader may create one
+        (see :attr:`Sandbox.cgroup`); otherwise only ``memory`` per process holds.
     """
 
     cell_timeout: float = 30.0
@@ -104,6 +108,7 @@ class Limits:
     open_files: int = 256
     tmp_size: int = 256 * 1024 ** 2
     message_bytes: int = 32 * 1024 ** 2
+    memory_total: int = 4 * 1024 ** 3
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -181,6 +186,8 @@ class Sandbox:
             f.write(f"root:x:0:\nstudent:x:{self.gid}:\n")
         self.judge_dir = os.path.realpath(os.fspath(judge_dir)) if judge_dir else None
         self.binds = self._binds(binds)
+        self.cgroup = _make_cgroup(os.path.basename(self.control), self.limits) if self.root_mode else None
+        self._launches = 0
         self._closed = False
 
     def _binds(self, extra):
@@ -222,6 +229,7 @@ class Sandbox:
             "limits": self.limits.to_dict(),
             "seed": {f"/tmp/matplotlib/{os.path.basename(mpl)}": mpl} if mpl else {},
             "env_extra": self._env_extra(),
+            "cgroup": self.cgroup,
         }
 
     def _env_extra(self):
@@ -262,8 +270,11 @@ class Sandbox:
         if not argv:
             raise ValueError("wrap() needs a command")
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
-        return [sys.executable, "-I", "-S", script, json.dumps(self.config(cwd)),
-                "--", *argv]
+        self._launches += 1
+        config = os.path.join(self.control, f"config-{self._launches}.json")
+        with open(config, "w", encoding="utf-8") as f:
+            json.dump(self.config(cwd), f)
+        return [sys.executable, "-I", "-S", script, config, "--", *argv]
 
     def kernel_manager(self, kernel_name="python3", asynchronous=True, **kwargs):
         """A ``jupyter_client.KernelManager`` whose kernel runs in this sandbox.
@@ -299,7 +310,7 @@ class Sandbox:
 
     def kill_all(self, timeout=5.0):
         """SIGKILL every process of this sandbox (namespaces die with their init); wait for them."""
-        victims = set(self.pids())
+        victims = set(self.pids()) | _cgroup_pids(self.cgroup)
         if self.root_mode:
             victims |= _pids_of_uid(self.uid)
         for pid in victims:
@@ -309,7 +320,7 @@ class Sandbox:
                 pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            left = {p for p in victims if _alive(p)}
+            left = {p for p in victims if _alive(p)} | _cgroup_pids(self.cgroup)
             if self.root_mode:
                 left |= _pids_of_uid(self.uid)
                 for pid in left - victims:
@@ -328,6 +339,15 @@ class Sandbox:
         if self._closed:
             return
         self.kill_all()
+        if self.cgroup:
+            for _ in range(50):
+                try:
+                    os.rmdir(self.cgroup)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # still emptying
+                    time.sleep(0.02)
         shutil.rmtree(self.control, ignore_errors=True)
         self._closed = True
 
@@ -356,6 +376,54 @@ def _pids_of_uid(uid):
             except FileNotFoundError:
                 pass
     return found
+
+
+def _make_cgroup(name, limits):
+    """A memory cgroup (v1 or v2) capped at ``limits.memory_total``; its path, or None."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    found = None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            found = (os.path.join("/sys/fs/cgroup/memory", path.lstrip("/")), "memory.limit_in_bytes")
+            break
+        if controllers == "" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            found = (os.path.join("/sys/fs/cgroup", path.lstrip("/")), "memory.max")
+    if found is None:
+        return None
+    base, limit_file = found
+    group = os.path.join(base, name)
+    try:
+        os.mkdir(group)
+    except OSError:
+        return None
+    try:
+        with open(os.path.join(group, limit_file), "w") as f:
+            f.write(str(int(limits.memory_total)))
+    except OSError:
+        os.rmdir(group)
+        return None
+    if limit_file == "memory.limit_in_bytes":
+        try:  # no swapping around the limit (v1, when swap accounting is on)
+            with open(os.path.join(group, "memory.memsw.limit_in_bytes"), "w") as f:
+                f.write(str(int(limits.memory_total)))
+        except OSError:
+            pass
+    return group
+
+
+def _cgroup_pids(group):
+    if not group:
+        return set()
+    try:
+        with open(os.path.join(group, "cgroup.procs")) as f:
+            return {int(p) for p in f.read().split()}
+    except (OSError, ValueError):
+        return set()
 
 
 def _protected_paths():

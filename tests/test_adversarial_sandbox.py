@@ -132,6 +132,31 @@ def test_limits_memory_file_size_processes(tmp_path):
 
 
 @needs_sandbox
+def test_memory_of_the_whole_sandbox_is_capped(tmp_path):
+    """Forked children cannot add up their per-process allowances (memory cgroup)."""
+    limits = sandbox.Limits(memory=1024 ** 3, memory_total=256 * 1024 ** 2, total_timeout=60)
+    with sandbox.Sandbox(tmp_path, limits) as sb:
+        if sb.cgroup is None:
+            pytest.skip("no memory cgroup can be created here (per-process limits only)")
+        probe = """
+            import os
+            kids = []
+            for _ in range(3):
+                pid = os.fork()
+                if pid == 0:
+                    hog = b"x" * (200 * 1024 ** 2)
+                    import time
+                    time.sleep(1)
+                    os._exit(0)
+                kids.append(pid)
+            print(sum(os.waitpid(p, 0)[1] != 0 for p in kids))
+        """
+        proc = subprocess.run(sb.wrap([sys.executable, "-c", textwrap.dedent(probe)]),
+                              capture_output=True, text=True, timeout=60)
+        assert int(proc.stdout) >= 1, proc.stderr
+
+
+@needs_sandbox
 def test_total_timeout_kills_the_tree(tmp_path):
     code, _, _ = confined(tmp_path, "import time; time.sleep(600)",
                           sandbox.Limits(total_timeout=2), timeout=60)
