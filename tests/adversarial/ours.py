@@ -8,7 +8,7 @@ from pathlib import Path
 from rnncourse import ASSIGNMENT
 
 from . import cases as adv
-from .course import (autograded_text, fingerprint, run, sandbox_processes, scores, scratch_course)
+from .course import autograded_text, fingerprint, run, sandbox_processes, scores, scratch_course
 
 CELL_TIMEOUT = 5
 """Per-cell timeout of the scratch course (the real course keeps nbgrader's 30 s)."""
