@@ -396,6 +396,16 @@ def _make_cgroup(name, limits):
     if found is None:
         return None
     base, limit_file = found
+    try:  # cgroups left by a grader that was killed: empty, their control directory gone
+        for old in os.listdir(base):
+            if old.startswith("rnncourse-sandbox-") and not os.path.exists(
+                    os.path.join(tempfile.gettempdir(), old)):
+                try:
+                    os.rmdir(os.path.join(base, old))
+                except OSError:
+                    pass
+    except OSError:
+        pass
     group = os.path.join(base, name)
     try:
         os.mkdir(group)
