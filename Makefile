@@ -39,6 +39,8 @@ refdata: $(STAMP)
 release: $(STAMP)
 	$(BIN)/python -m rnncourse.cli release
 
+## Re-pin requirements.txt from what .venv holds (keeps the header comment).
 pins:
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(torch|rnncourse)==' > requirements.txt.new
+	grep '^#' requirements.txt > requirements.txt.new
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v -i -E '^(pip|torch|rnncourse)==' >> requirements.txt.new
 	mv requirements.txt.new requirements.txt
