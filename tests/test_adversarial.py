@@ -9,9 +9,9 @@ data intact, nothing leaked, no process left, no late strike.
 """
 
 import pytest
-
 from adversarial import cases as adv
 from adversarial.ours import grade_class
+
 from rnncourse import FUNCTIONS, cases, sandbox
 
 ok, why = sandbox.available()
