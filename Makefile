@@ -39,6 +39,17 @@ refdata: $(STAMP)
 release: $(STAMP)
 	$(BIN)/python -m rnncourse.cli release
 
+## Grade every submission in submitted/ (WORKERS=N, SCHEDULER=tcp://host:port, FORCE=1,
+## UNSAFE_NO_SANDBOX=1 for trusted submissions only, GRADE_ARGS="..." for more; see README).
+grade: $(STAMP)
+	$(BIN)/python -m rnncourse.cli grade --root "$(or $(RNNCOURSE_ROOT),$(CURDIR))" \
+		$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+		$(if $(filter-out 0,$(FORCE)),--force) $(GRADE_ARGS)
+
+## Stock nbgrader autograde vs make grade on the same synthetic class of 24 (BENCH_ARGS="...").
+bench: $(STAMP)
+	$(BIN)/python -m rnncourse.cli bench $(BENCH_ARGS)
+
 ## Re-pin requirements.txt from what .venv holds (keeps the header comment).
 pins:
 	grep '^#' requirements.txt > requirements.txt.new

@@ -58,6 +58,32 @@ def cmd_demo(args):
     return demo.main(args)
 
 
+def cmd_grade(args):
+    from . import runner
+
+    return runner.main(args)
+
+
+def cmd_bench(args):
+    from . import bench
+
+    return bench.main(args.bench_args)
+
+
+def _add_grade_parsers(sub):
+    from . import runner
+
+    text = "grade every submission in parallel (or on a Dask cluster) into the gradebook"
+    p = sub.add_parser("grade", help=text, description=runner.CLI_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    runner.add_arguments(p)
+    p.set_defaults(func=cmd_grade)
+    text = "time stock nbgrader autograde against `grade` on a synthetic class; check equal scores"
+    p = sub.add_parser("bench", help=text, description=text, add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rnncourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +97,7 @@ def main(argv=None):
     ):
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(func=fn)
+    _add_grade_parsers(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,247 @@
+"""``make bench``: stock ``nbgrader autograde`` against ``make grade`` on the same synthetic class.
+
+One run builds a scratch course (a copy of ``source/``, ``release/`` and
+``nbgrader_config.py``) with a class of students written from the reference
+solutions and the typical mistakes of :mod:`rnncourse.mistakes` (see
+:func:`synthetic_students`), records the assignment in its gradebook once,
+then grades the same class twice, each from a copy of that gradebook:
+
+* with stock ``nbgrader autograde`` (one process, one notebook after another);
+* with ``python -m rnncourse.cli grade`` (the runner, confined by default).
+
+It checks that every graded cell of every student got the same score from
+both, and prints both wall times, the ratio, and where the time of one
+submission goes (kernel start, imports, plots, the other cells, the rest).
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from . import ASSIGNMENT, gradebook, mistakes, paths, sampleclass
+
+
+def synthetic_students(n=24):
+    """``{student: [(function, mistake label), ...]}``: every 4th correct, the others 1-2 typical mistakes.
+
+    Mistakes that patch a helper (not expressible as notebook source) are left out.
+    """
+    pool = [m for m in mistakes.MISTAKES if not m.patch]
+    out = {}
+    for i in range(n):
+        if i % 4 == 0:
+            out[f"student{i:03d}"] = []
+            continue
+        first = pool[(3 * i) % len(pool)]
+        errs = [(first.fn, first.label)]
+        if i % 3 == 0:
+            second = next(m for m in pool[(5 * i) % len(pool):] + pool if m.fn != first.fn)
+            errs.append((second.fn, second.label))
+        out[f"student{i:03d}"] = errs
+    return out
+
+
+def _env(root):
+    env = dict(os.environ)
+    env.pop("RNNCOURSE_DB_URL", None)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def make_course(dest, students, source_root=None):
+    """A scratch course at ``dest`` with ``students`` submitted and the assignment in its gradebook."""
+    src = Path(source_root or paths.course_root())
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("source", "release"):
+        shutil.copytree(src / name, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(src / "nbgrader_config.py", dest / "nbgrader_config.py")
+    sampleclass.write_class(dest / "submitted", students)
+    course = gradebook.load_course(dest)
+    gradebook.ensure_assignment(course)
+    return dest
+
+
+def clone_course(src, dest):
+    """Copy a scratch course (submissions and gradebook, not results)."""
+    src, dest = Path(src), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("source", "release", "submitted"):
+        shutil.copytree(src / name, dest / name)
+    shutil.copy(src / "nbgrader_config.py", dest / "nbgrader_config.py")
+    shutil.copy(src / "gradebook.db", dest / "gradebook.db")
+    return dest
+
+
+def run_stock(root, extra=()):
+    """Stock ``nbgrader autograde`` on the whole class; returns (seconds, completed process)."""
+    t = time.monotonic()
+    proc = subprocess.run([str(Path(sys.executable).with_name("nbgrader")), "autograde", ASSIGNMENT,
+                           *extra], cwd=root, env=_env(root), capture_output=True, text=True)
+    return time.monotonic() - t, proc
+
+
+def run_runner(root, workers=None, extra=()):
+    """``python -m rnncourse.cli grade`` on the whole class; returns (seconds, completed process)."""
+    cmd = [sys.executable, "-m", "rnncourse.cli", "grade", "--root", str(root), "--no-progress",
+           "--timings", *extra]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    t = time.monotonic()
+    proc = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True)
+    return time.monotonic() - t, proc
+
+
+def differences(db_a, db_b, students):
+    """Cells whose score differs between two gradebooks: ``[(student, grade_id, a, b)]``."""
+    a = gradebook.grades(db_a, students=set(students))
+    b = gradebook.grades(db_b, students=set(students))
+    diffs = []
+    for s in students:
+        cells = sorted(set(a.get(s, {})) | set(b.get(s, {})))
+        if not cells:
+            diffs.append((s, "(no grades)", None, None))
+        for c in cells:
+            x, y = a.get(s, {}).get(c), b.get(s, {}).get(c)
+            if x is None or y is None or abs(x - y) > 1e-9:
+                diffs.append((s, c, x, y))
+    return diffs
+
+
+def _ts(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+
+
+def cell_breakdown(autograded_root, students):
+    """Mean seconds per submission in: imports cell, plot cells, hidden tests, the other cells."""
+    import nbformat
+
+    sums = {"imports cell": 0.0, "plot cells": 0.0, "hidden test cells": 0.0, "other cells": 0.0}
+    n = 0
+    for s in students:
+        path = Path(autograded_root) / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        if not path.exists():
+            continue
+        nb = nbformat.read(str(path), as_version=4)
+        n += 1
+        for cell in nb.cells:
+            ex = cell.metadata.get("execution", {})
+            if cell.cell_type != "code" or "shell.execute_reply" not in ex:
+                continue
+            dt = _ts(ex["shell.execute_reply"]) - _ts(ex["iopub.execute_input"])
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            key = ("imports cell" if gid == "imports" else "plot cells" if "plot" in gid
+                   else "hidden test cells" if gid.endswith("_hidden") else "other cells")
+            sums[key] += dt
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def kernel_start_costs(repeat=3):
+    """Median seconds of a bare kernel's start to ready, ``import numpy``, ``import matplotlib.pyplot``."""
+    from jupyter_client import KernelManager
+
+    rows = []
+    for _ in range(repeat):
+        km = KernelManager(kernel_name="python3")
+        t = time.monotonic()
+        km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        kc = km.blocking_client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            t1 = time.monotonic()
+            kc.execute_interactive("import numpy", timeout=120)
+            t2 = time.monotonic()
+            kc.execute_interactive("import matplotlib.pyplot", timeout=120)
+            t3 = time.monotonic()
+            rows.append((t1 - t, t2 - t1, t3 - t2))
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    rows.sort()
+    mid = rows[len(rows) // 2]
+    return {"kernel start to ready": mid[0], "import numpy": mid[1], "import matplotlib.pyplot": mid[2]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="rnncourse bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=24, help="class size (default 24)")
+    parser.add_argument("--workers", type=int, default=None, help="runner workers (default: cores)")
+    parser.add_argument("--keep", metavar="DIR", help="build the scratch courses in DIR and keep them")
+    parser.add_argument("--runner-args", default="", help="extra arguments for `rnncourse.cli grade`")
+    args = parser.parse_args(argv)
+    students = synthetic_students(args.students)
+    names = sorted(students)
+    tmp = None
+    if args.keep:
+        base = Path(args.keep)
+        if base.exists():
+            shutil.rmtree(base)
+    else:
+        tmp = tempfile.mkdtemp(prefix="rnncourse-bench-")
+        base = Path(tmp)
+    try:
+        print(f"building a synthetic class of {len(names)} ({sum(not v for v in students.values())} correct, "
+              f"the others with typical mistakes) in {base}", flush=True)
+        seed = make_course(base / "seed", students)
+        stock_root = clone_course(seed, base / "stock")
+        ours_root = clone_course(seed, base / "runner")
+
+        print("grading with stock `nbgrader autograde` ...", flush=True)
+        t_stock, p_stock = run_stock(stock_root)
+        if p_stock.returncode != 0:
+            print(p_stock.stdout[-3000:], p_stock.stderr[-3000:])
+            print("stock nbgrader failed")
+            return 1
+        print(f"  {t_stock:.1f} s", flush=True)
+        print("grading with `make grade` (rnncourse.cli grade) ...", flush=True)
+        t_ours, p_ours = run_runner(ours_root, args.workers, args.runner_args.split())
+        print(p_ours.stdout.rstrip())
+        if p_ours.returncode != 0:
+            print(p_ours.stderr[-3000:])
+            print("the runner failed")
+            return 1
+        print(f"  {t_ours:.1f} s", flush=True)
+
+        diffs = differences(f"sqlite:///{stock_root / 'gradebook.db'}",
+                            f"sqlite:///{ours_root / 'gradebook.db'}", names)
+        n_cells = sum(len(v) for v in gradebook.grades(f"sqlite:///{stock_root / 'gradebook.db'}").values())
+        print()
+        print("where one submission's time goes (mean over the class, seconds):")
+        costs = kernel_start_costs()
+        stock_cells = cell_breakdown(stock_root / "autograded", names)
+        ours_cells = cell_breakdown(ours_root / "autograded", names)
+        per_stock = t_stock / len(names)
+        print(f"  {'':34s}{'stock':>9s}{'runner':>9s}")
+        for k, v in costs.items():
+            print(f"  {k + ' (bare kernel)':34s}{v:9.2f}")
+        for k in stock_cells:
+            print(f"  {k:34s}{stock_cells[k]:9.2f}{ours_cells[k]:9.2f}")
+        rest = per_stock - sum(stock_cells.values()) - costs["kernel start to ready"]
+        print(f"  {'nbgrader overhead (the rest)':34s}{rest:9.2f}")
+        print(f"  {'wall time per submission':34s}{per_stock:9.2f}{t_ours / len(names):9.2f}")
+        print()
+        for label, t in (("stock nbgrader autograde", t_stock), ("make grade", t_ours)):
+            print(f"{label + ':':26s}{t:7.1f} s  ({len(names) / t * 60:.1f} submissions/min)")
+        print(f"ratio: {t_stock / t_ours:.2f}x faster")
+        if diffs:
+            print(f"SCORES DIFFER in {len(diffs)} cells:")
+            for d in diffs[:20]:
+                print("  ", d)
+            return 1
+        print(f"scores identical: {n_cells} graded cells of {len(names)} students")
+        return 0
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

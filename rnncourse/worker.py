@@ -1,0 +1,504 @@
+"""Execution of one submission: ``execute_submission(task) -> result``, plain dicts both ways.
+
+It runs wherever the coordinator (:mod:`rnncourse.runner`) sends it: in a
+local worker process, or as a task on a Dask distributed cluster. The task
+carries everything the submission needs (the sanitized notebook and the
+released files), the result carries the executed notebook back; nothing here
+touches the course directory or the gradebook.
+
+What happens to one submission
+------------------------------
+1. A private working directory holds the released files only.
+2. A fresh kernel runs the notebook like nbgrader's ``Execute`` preprocessor
+   (its own class: same per-cell timeout, interrupt on timeout, errors
+   allowed). By default the kernel is confined (:class:`rnncourse.sandbox.Sandbox`:
+   own uid, namespaces, rlimits) and the hidden tests ask a judge
+   (:class:`rnncourse.judge.Judge`, trusted, in this process) for verdicts;
+   the judge's record of those verdicts comes back too.
+3. At the same time, :func:`rnncourse.recheck.recheck` grades the student's
+   functions again in another fresh confined process.
+4. Output floods are cut per cell, the whole submission has a wall-time
+   limit, and at the end every process of the submission is killed and the
+   working directory removed.
+
+Speed
+-----
+Starting a kernel and importing numpy and matplotlib in it is paid once per
+submission. Each worker process therefore starts the kernel for its *next*
+submission while the current one runs ("prestart"), in that submission's own
+fresh sandbox, working directory and judge, and the kernel imports numpy and
+matplotlib and draws a throw-away figure (fonts, mathtext, colour maps) in
+a private namespace before it reports ready. A kernel is used for exactly one
+submission and never sees another student's code; a spare kernel that waited
+too long is thrown away.
+"""
+
+import atexit
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import traceback
+
+EXECUTE_DEFAULTS = {
+    "timeout": 30,
+    "interrupt_on_timeout": True,
+    "startup_timeout": 60,
+    "iopub_timeout": 4,
+    "raise_on_iopub_timeout": True,
+    "extra_arguments": [],
+    "kernel_name": "python3",
+    "max_lines": 1000,
+    "max_traceback": 100,
+    "ignore_pattern": "",
+    "ignore_enabled": False,
+}
+"""Execution settings (nbgrader's ``Execute``, ``LimitOutput`` and ``IgnorePattern`` options)."""
+
+SPARE_MAX_AGE = 60.0
+"""Seconds a prestarted kernel may wait for its submission before it is thrown away."""
+
+WARMUP = """
+import io
+import numpy
+import matplotlib
+import matplotlib.pyplot
+from matplotlib.figure import Figure
+fig = Figure(figsize=(4, 3), dpi=72)
+ax1, ax2 = fig.subplots(1, 2)
+im = ax1.imshow(numpy.zeros((3, 4)), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                interpolation="nearest")
+fig.colorbar(im, ax=ax1)
+ax1.set_title("$\\\\Gamma_f$ $a^{(0)<t>}$ $\\\\tilde c$")
+ax1.set_xlabel("time step t")
+ax2.plot([0.0, 1.0], marker=".", label="unit 0")
+ax2.legend(fontsize="small", loc="best")
+fig.suptitle("warm-up")
+fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+"""
+"""Run in a private namespace before the kernel reports ready (nothing of it is visible to the notebook)."""
+
+
+class SubmissionError(Exception):
+    """A problem caused by the submission itself (reported to the instructor, recorded)."""
+
+
+def _warmup_argument():
+    line = f"exec(compile({WARMUP!r}, '<rnncourse-warmup>', 'exec'), {{}})"
+    return "--IPKernelApp.exec_lines=" + json.dumps([line])
+
+
+# --------------------------------------------------------------------------- trusted reference
+_REFERENCE = {}
+_REF_LOCK = threading.Lock()
+
+
+def reference_digest():
+    """Fingerprint of the reference arrays and the master notebook's solutions this process grades with."""
+    from . import paths, reference
+
+    h = hashlib.sha256(paths.reference_data().read_bytes())
+    for k, v in sorted(reference.solution_sources().items()):
+        h.update(f"{k}\0{v}\0".encode())
+    return h.hexdigest()[:16]
+
+
+def _reference():
+    """``(data, ref)``: reference arrays and reference module, loaded once per process."""
+    with _REF_LOCK:
+        if "data" not in _REFERENCE:
+            from . import refdata, reference
+
+            _REFERENCE["data"] = refdata.load()
+            _REFERENCE["ref"] = reference.load()
+            _REFERENCE["digest"] = reference_digest()
+        return _REFERENCE["data"], _REFERENCE["ref"]
+
+
+# --------------------------------------------------------------------------- kernels
+class Kernel:
+    """One fresh kernel in its own working directory (and sandbox and judge when confined).
+
+    Parameters
+    ----------
+    spec : dict
+        ``files``, ``limits``, ``execute`` and ``confine`` of a task.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.workdir = None
+        self.sandbox = None
+        self.judge = None
+        self.km = None
+        self.launched = None
+        self.lock = threading.Lock()
+
+    def start(self):
+        from .sandbox import Limits
+
+        limits = Limits.from_dict(self.spec["limits"])
+        execute = self.spec["execute"]
+        self.workdir = tempfile.mkdtemp(prefix="rnncourse-work-")
+        os.chmod(self.workdir, 0o700)
+        for name, content in self.spec["files"].items():
+            with open(os.path.join(self.workdir, name), "wb") as f:
+                f.write(content)
+        args = list(execute["extra_arguments"]) or ["--HistoryManager.hist_file=:memory:"]
+        if self.spec.get("warm", True):
+            args.append(_warmup_argument())
+        if self.spec["confine"]:
+            from .judge import Judge
+            from .sandbox import Sandbox
+
+            data, ref = _reference()
+            self.judge = Judge(limits=limits, data=data, ref=ref)
+            self.sandbox = Sandbox(self.workdir, limits, judge_dir=self.judge.directory)
+            self.judge.owner = self.sandbox.uid if self.sandbox.root_mode else None
+            self.judge.start()
+            # A synchronous manager: started here (maybe in a helper thread), used later by nbclient.
+            self.km = self.sandbox.kernel_manager(kernel_name=execute["kernel_name"], asynchronous=False)
+            env = None
+        else:
+            from jupyter_client import KernelManager
+
+            self.km = KernelManager(kernel_name=execute["kernel_name"])
+            env = dict(os.environ, NBGRADER_EXECUTION="autograde")
+        self.launched = time.monotonic()
+        kw = {"extra_arguments": args, "cwd": self.workdir}
+        if env is not None:
+            kw["env"] = env
+        self.km.start_kernel(**kw)
+        return self
+
+    def age(self):
+        return time.monotonic() - self.launched
+
+    def usable(self):
+        try:
+            return self.age() < SPARE_MAX_AGE and self.km.is_alive()
+        except Exception:
+            return False
+
+    def kill(self):
+        """Kill every process of this kernel now (safe to call from another thread, twice)."""
+        with self.lock:
+            if self.sandbox is not None:
+                self.sandbox.kill_all()
+            try:
+                if self.km is not None and self.km.has_kernel:
+                    self.km.kill_kernel()
+            except Exception:
+                pass
+
+    def close(self):
+        """Kill everything and remove the working directory."""
+        self.kill()
+        try:
+            if self.km is not None:
+                self.km.cleanup_resources()
+        except Exception:
+            pass
+        if self.sandbox is not None:
+            self.sandbox.close()
+        if self.judge is not None:
+            self.judge.close()
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir = None
+
+
+class _Pool:
+    """Per-process spare kernels, keyed by what a task needs; each kernel is handed out once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.spares = {}
+        self.last_error = None
+        atexit.register(self.close)
+
+    def take(self, key, spec):
+        with self.lock:
+            spare = self.spares.pop(key, None)
+        if spare is not None:
+            if spare.usable():
+                return spare, True
+            spare.close()
+        return Kernel(spec).start(), False
+
+    def prestart(self, key, spec):
+        with self.lock:
+            if key in self.spares:
+                return
+            self.spares[key] = None  # reserved while it starts
+        try:
+            kernel = Kernel(spec).start()
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            with self.lock:
+                self.spares.pop(key, None)
+            return
+        with self.lock:
+            self.spares[key] = kernel
+
+    def close(self):
+        with self.lock:
+            spares, self.spares = list(self.spares.values()), {}
+        for k in spares:
+            if k is not None:
+                k.close()
+
+
+_POOL = _Pool()
+
+
+def _spec_key(spec):
+    h = hashlib.sha256()
+    for name in sorted(spec["files"]):
+        h.update(name.encode() + b"\0" + hashlib.sha256(spec["files"][name]).digest())
+    h.update(json.dumps([spec["limits"], spec["execute"], spec["confine"], spec.get("warm", True)],
+                        sort_keys=True).encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- execution
+def _executor(execute, output_bytes):
+    """nbgrader's ``Execute`` preprocessor with a per-cell cap on output size."""
+    import nbformat
+    from nbgrader.preprocessors import Execute
+    from traitlets import Integer
+
+    class CappedExecute(Execute):
+        output_limit = Integer(1024 ** 2)
+
+        def output(self, outs, msg, display_id, cell_index):
+            kind = msg.get("msg_type")
+            if kind in ("stream", "display_data", "update_display_data"):
+                content = msg.get("content", {})
+                size = len(content.get("text", "")) + sum(
+                    len(v) if isinstance(v, str) else len(json.dumps(v))
+                    for v in content.get("data", {}).values())
+                used = self._used.get(cell_index, 0) + size
+                self._used[cell_index] = used
+                if used > self.output_limit:
+                    if cell_index not in self._cut:
+                        self._cut.add(cell_index)
+                        outs.append(nbformat.v4.new_output(
+                            "stream", name="stdout",
+                            text=f"\n... output cut by the grader: over {self.output_limit} bytes ...\n"))
+                    return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    ep = CappedExecute(
+        timeout=execute["timeout"], interrupt_on_timeout=execute["interrupt_on_timeout"],
+        startup_timeout=execute["startup_timeout"], iopub_timeout=execute["iopub_timeout"],
+        raise_on_iopub_timeout=execute["raise_on_iopub_timeout"], allow_errors=True,
+        kernel_name=execute["kernel_name"])
+    ep.output_limit = int(output_bytes)
+    ep._used, ep._cut = {}, set()
+    return ep
+
+
+def _postprocess(nb, execute):
+    """nbgrader's ``IgnorePattern`` and ``LimitOutput`` with the course's options."""
+    from nbgrader.preprocessors import IgnorePattern, LimitOutput
+
+    resources = {}
+    if execute["ignore_enabled"] and execute["ignore_pattern"]:
+        nb, resources = IgnorePattern(pattern=execute["ignore_pattern"]).preprocess(nb, resources)
+    nb, resources = LimitOutput(max_lines=execute["max_lines"],
+                                max_traceback=execute["max_traceback"]).preprocess(nb, resources)
+    return nb
+
+
+def _task_spec(task):
+    from .sandbox import Limits
+
+    execute = dict(EXECUTE_DEFAULTS)
+    execute.update(task.get("execute") or {})
+    limits = Limits.from_dict(task.get("limits")).to_dict()
+    files = {}
+    for name, content in (task.get("files") or {}).items():
+        if (not isinstance(name, str) or not name or "/" in name or "\\" in name
+                or name.startswith(".") or "\0" in name):
+            raise ValueError(f"task file name {name!r}: plain file names only")
+        files[name] = content if isinstance(content, bytes) else str(content).encode()
+    return {"files": files, "limits": limits, "execute": execute,
+            "confine": bool(task.get("confine", True)), "warm": bool(task.get("warm", True))}
+
+
+def execute_submission(task):
+    """Execute one sanitized submission; return the executed notebook and the verdicts.
+
+    Parameters
+    ----------
+    task : dict
+        ``student`` (str), ``notebook_name`` (str), ``notebook`` (sanitized
+        notebook JSON, str), ``files`` ({file name: bytes}, the released
+        files put beside it), ``limits`` (dict of
+        :class:`rnncourse.sandbox.Limits` fields), ``execute`` (dict of
+        :data:`EXECUTE_DEFAULTS` fields), ``confine`` (bool, default True:
+        sandbox, judge and re-check; False runs the kernel unconfined like
+        stock nbgrader), ``recheck`` (bool, default = ``confine``),
+        ``prestart`` (bool, default True: start the next kernel now),
+        ``reference_digest`` (str, optional: refuse to grade with other
+        reference data than the coordinator's).
+
+    Returns
+    -------
+    dict
+        ``notebook`` (executed notebook JSON, str, or None), ``judge``
+        ({fn: {"points", "report"}} recorded by the judge for the in-kernel
+        checks, or None when unconfined), ``recheck`` ({fn: {"points",
+        "report"}} or None), ``error`` (str or None: what went wrong with this
+        submission), ``infra_error`` (str or None: a failure of the grading
+        machinery, not of the submission; retried on the next run),
+        ``timings`` ({name: seconds}), ``worker`` (host:pid).
+    """
+    t0 = time.monotonic()
+    timings = {}
+    result = {"student": task.get("student"), "notebook": None, "judge": None, "recheck": None,
+              "error": None, "infra_error": None, "timings": timings,
+              "worker": f"{socket.gethostname()}:{os.getpid()}"}
+    try:
+        spec = _task_spec(task)
+        if spec["confine"] or task.get("reference_digest"):
+            _reference()
+        if task.get("reference_digest") and task["reference_digest"] != _REFERENCE.get("digest"):
+            raise RuntimeError("this worker's reference data or master notebook differ from the "
+                               "coordinator's: install the same version of the course on every worker")
+    except Exception as exc:
+        result["infra_error"] = f"{type(exc).__name__}: {exc}"
+        return result
+
+    recheck_box = {}
+    recheck_thread = None
+    if spec["confine"] and task.get("recheck", True):
+        def run_recheck():
+            from . import recheck
+
+            t = time.monotonic()
+            try:
+                data, ref = _reference()
+                recheck_box["value"] = recheck.recheck(task["notebook"], spec["files"],
+                                                       spec["limits"], data=data, ref=ref)
+            except Exception as exc:
+                recheck_box["error"] = f"{type(exc).__name__}: {exc}"
+            recheck_box["seconds"] = time.monotonic() - t
+
+        recheck_thread = threading.Thread(target=run_recheck, name="rnncourse-recheck", daemon=True)
+        recheck_thread.start()
+
+    key = _spec_key(spec)
+    kernel = None
+    try:
+        try:
+            kernel, was_spare = _POOL.take(key, spec)
+        except Exception as exc:
+            result["infra_error"] = f"could not start a kernel: {type(exc).__name__}: {exc}"
+            return result
+        timings["kernel_age_at_start"] = round(kernel.age(), 4)
+        timings["prestarted"] = 1.0 if was_spare else 0.0
+        if _POOL.last_error:
+            result["prestart_error"], _POOL.last_error = _POOL.last_error, None
+        if task.get("prestart", True):
+            threading.Thread(target=_POOL.prestart, args=(key, spec), daemon=True).start()
+        result["notebook"], result["error"] = _run_notebook(task, spec, kernel, timings)
+        if kernel.judge is not None:
+            result["judge"] = {fn: {"points": float(r["points"]), "report": r["report"]}
+                               for fn, r in kernel.judge.results.items()}
+            if kernel.judge.events:
+                result["judge_events"] = list(kernel.judge.events)
+    finally:
+        if kernel is not None:
+            t = time.monotonic()
+            kernel.close()
+            timings["cleanup"] = round(time.monotonic() - t, 4)
+        if recheck_thread is not None:
+            t = time.monotonic()
+            recheck_thread.join()
+            timings["recheck_wait"] = round(time.monotonic() - t, 4)
+            timings["recheck"] = round(recheck_box.get("seconds", 0.0), 4)
+            if "error" in recheck_box:
+                result["infra_error"] = f"the re-check failed: {recheck_box['error']}"
+            result["recheck"] = recheck_box.get("value")
+        timings["total"] = round(time.monotonic() - t0, 4)
+    return result
+
+
+def _run_notebook(task, spec, kernel, timings):
+    """Execute the notebook in ``kernel``; ``(executed JSON or None, error or None)``."""
+    import nbformat
+    from nbclient.exceptions import DeadKernelError
+
+    from .sandbox import Limits
+
+    execute = spec["execute"]
+    limits = Limits.from_dict(spec["limits"])
+    try:
+        nb = nbformat.v4.reads(task["notebook"])
+    except (ValueError, TypeError, RecursionError) as exc:
+        return None, f"the notebook could not be read: {exc}"
+    ep = _executor(execute, limits.output_bytes)
+    state = {"cell": None, "ready": None}
+    ep.on_notebook_start = lambda notebook: state.__setitem__("ready", time.monotonic())
+    ep.on_cell_start = lambda cell, cell_index: state.__setitem__("cell", cell_index)
+    budget = max(1.0, limits.total_timeout - kernel.age())
+    expired = threading.Event()
+
+    def expire():
+        expired.set()
+        kernel.kill()
+
+    watchdog = threading.Timer(budget, expire)
+    watchdog.daemon = True
+    t = time.monotonic()
+    error = None
+    watchdog.start()
+    try:
+        ep.preprocess(nb, {"metadata": {"path": kernel.workdir}}, km=kernel.km)
+    except DeadKernelError:
+        error = "the kernel died"
+    except Exception as exc:  # a hostile or broken notebook must not stop the worker
+        error = f"execution stopped: {type(exc).__name__}: {exc}"
+        if not str(exc):
+            error += traceback.format_exc(limit=2)
+    finally:
+        watchdog.cancel()
+        try:
+            if ep.kc is not None:
+                ep.kc.stop_channels()
+        except Exception:
+            pass
+    end = time.monotonic()
+    if state["ready"] is not None:
+        timings["kernel_wait"] = round(state["ready"] - t, 4)
+        timings["cells"] = round(end - state["ready"], 4)
+    timings["execute"] = round(end - t, 4)
+    if expired.is_set():
+        error = (f"stopped after the time limit of {limits.total_timeout:g} s for the whole "
+                 "notebook (cells not reached score 0)")
+    elif error is not None and state["cell"] is not None:
+        error += f" while running cell {state['cell']}" + _cell_label(nb, state["cell"])
+        if error.startswith("the kernel died"):
+            error += (" (the code exited the kernel, crashed it or ran out of memory); "
+                      "cells not reached score 0")
+    nb = _postprocess(nb, execute)
+    return nbformat.writes(nb), error
+
+
+def _cell_label(nb, index):
+    try:
+        gid = nb.cells[index].metadata.get("nbgrader", {}).get("grade_id")
+    except (IndexError, AttributeError):
+        return ""
+    return f" ({gid})" if gid else ""
+
+
+def shutdown():
+    """Kill this process's spare kernels (they are also killed at exit)."""
+    _POOL.close()
