@@ -123,7 +123,9 @@ def compare(fn, data, got_all):
                 break
             if not cases.matches(g, exp):
                 err = float(np.max(np.abs(g - exp)))
-                verdicts[k] = (f"wrong values in test case {i + 1} (shape {exp.shape}): "
+                where = (f"the {exp.size} numbers of its arrays" if k.startswith("cache")
+                         else f"shape {exp.shape}")
+                verdicts[k] = (f"wrong values in test case {i + 1} ({where}): "
                                f"max abs error {err:.3g}, tolerance {cases.ATOL:g} + "
                                f"{cases.RTOL:g} * |expected|")
                 named = [label for label in _labels(data, k)
