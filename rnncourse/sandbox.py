@@ -283,8 +283,9 @@ class Sandbox:
         workdir (``transport="ipc"``; the sandbox has no network) and its
         connection file lives there too. Use it with ``nbclient`` as
         ``NotebookClient(nb, km=sandbox.kernel_manager(), ...)`` or nbgrader's
-        ``Execute().preprocess(nb, resources, km=...)`` (asynchronous by
-        default, as nbclient wants).
+        ``Execute().preprocess(nb, resources, km=...)``. The manager is
+        asynchronous by default (``asynchronous=False``: a synchronous one);
+        its clients are always asynchronous, as nbclient needs.
         """
         from jupyter_client import AsyncKernelManager, KernelManager
 
@@ -292,6 +293,11 @@ class Sandbox:
         base = AsyncKernelManager if asynchronous else KernelManager
 
         class ConfinedKernelManager(base):
+            # nbclient drives the client with asyncio: a blocking client would block its
+            # event loop (and the check that the kernel is still alive) forever once the
+            # kernel dies, so even the synchronous manager hands out an asynchronous client.
+            client_class = "jupyter_client.asynchronous.AsyncKernelClient"
+
             def format_kernel_cmd(self, extra_arguments=None):
                 return sandbox.wrap(super().format_kernel_cmd(extra_arguments))
 

@@ -17,25 +17,36 @@ from pathlib import Path
 from rnncourse import ASSIGNMENT, FUNCTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
+VENV_BIN = Path(sys.prefix).resolve() / "bin"
 SKIP = {".git", ".venv", "submitted", "autograded", "feedback", "test-artifacts", "__pycache__",
         ".pytest_cache", ".ruff_cache", ".hypothesis", "grades.csv", "build", "node_modules"}
 WATCHED = ("source", "release", "rnncourse/data", "nbgrader_config.py")
 
 
 def scratch_course(dest, timeout=None):
-    """Copy the course to ``dest`` (the venv is linked, not copied); set the cell timeout."""
+    """Copy the course to ``dest`` (not its venv: see :func:`make`); set the cell timeout."""
     dest = Path(dest)
 
     def ignore(directory, names):
         return [n for n in names if n in SKIP or n.startswith("gradebook.db") or n.endswith(".egg-info")]
 
     shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
+    (dest / ".stamp").touch()
     if timeout is not None:
         with open(dest / "nbgrader_config.py", "a") as f:
             f.write(f"\nc.ExecutePreprocessor.timeout = {int(timeout)}\n")
     return dest
+
+
+def make(target, *variables):
+    """``make TARGET`` for a scratch course: this venv, and never a (re)install into it.
+
+    ``VENV`` points at the project's venv (real path, so confined code finds its
+    Python) and ``STAMP`` at a fresh file of the copy, so the setup rule of the
+    Makefile never runs pip (an editable install from the copy would re-point
+    the shared venv at it).
+    """
+    return ["make", target, f"VENV={VENV_BIN.parent}", f"STAMP={'.stamp'}", *variables]
 
 
 def env_for(course):

@@ -8,10 +8,13 @@ from pathlib import Path
 from rnncourse import ASSIGNMENT
 
 from . import cases as adv
-from .course import autograded_text, fingerprint, run, sandbox_processes, scores, scratch_course
+from .course import autograded_text, fingerprint, make, run, sandbox_processes, scores, scratch_course
 
 CELL_TIMEOUT = 5
 """Per-cell timeout of the scratch course (the real course keeps nbgrader's 30 s)."""
+
+TOTAL_TIMEOUT = 60
+"""Wall time per submission of the scratch course (bounds the submissions that hang every cell)."""
 
 GRADE_TIMEOUT = 900
 
@@ -39,7 +42,8 @@ def grade_class(workdir, names=None, workers=2):
     ctx = adv.Context(course, course / "release" / ASSIGNMENT, token=workdir.name, marker=marker)
     chosen = adv.write_class(ctx, course / "submitted", names)
     before = fingerprint(course)
-    code, seconds, out = run(["make", "grade", f"WORKERS={workers}"], course, GRADE_TIMEOUT)
+    code, seconds, out = run(make("grade", f"WORKERS={workers}",
+                                  f"GRADE_ARGS=--total-timeout {TOTAL_TIMEOUT}"), course, GRADE_TIMEOUT)
     graded_at = time.monotonic()
     if any(c.name == "lingering_child" for c in chosen):
         time.sleep(max(0.0, adv.STRIKE_DELAY + 2 - (time.monotonic() - graded_at)))
