@@ -55,14 +55,28 @@ def _env(root):
     return env
 
 
-def make_course(dest, students, source_root=None):
-    """A scratch course at ``dest`` with ``students`` submitted and the assignment in its gradebook."""
+def make_course(dest, students, source_root=None, timeout=None):
+    """A scratch course at ``dest`` with ``students`` submitted and the assignment in its gradebook.
+
+    Parameters
+    ----------
+    dest : str or Path
+    students : dict
+        ``{student: kind}`` for :func:`rnncourse.sampleclass.write_class`.
+    source_root : str or Path, optional
+        Course to copy (default: this package's).
+    timeout : int, optional
+        Per-cell timeout written into the scratch course's ``nbgrader_config.py``.
+    """
     src = Path(source_root or paths.course_root())
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("source", "release"):
         shutil.copytree(src / name, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy(src / "nbgrader_config.py", dest / "nbgrader_config.py")
+    if timeout is not None:
+        with open(dest / "nbgrader_config.py", "a") as f:
+            f.write(f"\nc.ExecutePreprocessor.timeout = {int(timeout)}\n")
     sampleclass.write_class(dest / "submitted", students)
     course = gradebook.load_course(dest)
     gradebook.ensure_assignment(course)

@@ -98,6 +98,11 @@ def main(argv=None):
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(func=fn)
     _add_grade_parsers(sub)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # its own options (python -m rnncourse.cli bench --help)
+        from . import bench
+
+        return bench.main(argv[1:])
     args = parser.parse_args(argv)
     return args.func(args)
 

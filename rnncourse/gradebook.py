@@ -155,6 +155,13 @@ def backup(db_url, keep=BACKUPS_KEPT):
     return dest
 
 
+def venv_on_path():
+    """nbgrader runs ``alembic`` by name: put this environment's scripts first on PATH."""
+    scripts = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[:1] != [scripts]:
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def _nbgrader_bin():
     return str(Path(sys.executable).with_name("nbgrader"))
 
@@ -169,6 +176,7 @@ def ensure_assignment(course):
     """
     from nbgrader.api import Gradebook, MissingEntry
 
+    venv_on_path()
     with Gradebook(course.db_url, course.course_id) as gb:
         try:
             nb = gb.find_notebook(course.notebook, course.assignment)
@@ -343,6 +351,7 @@ class Store:
     def __init__(self, course):
         from nbgrader.api import Gradebook
 
+        venv_on_path()
         self.course = course
         self.gb = Gradebook(course.db_url, course.course_id)
         self.table = _status_table()

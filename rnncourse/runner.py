@@ -518,13 +518,6 @@ def _timestamp(course, folder):
         return None, text
 
 
-def _venv_on_path():
-    """nbgrader runs ``alembic`` by name: put this environment's scripts first on PATH."""
-    scripts = str(Path(sys.executable).parent)
-    if os.environ.get("PATH", "").split(os.pathsep)[:1] != [scripts]:
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-
-
 def _default_workers():
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -587,7 +580,7 @@ def grade_class(root=None, *, students=None, workers=None, scheduler=None, force
     Summary
     """
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
-    _venv_on_path()
+    gradebook.venv_on_path()
     course = gradebook.load_course(root, db_url)
     with _course_env(course.root):
         return _grade(course, students=students, workers=workers, scheduler=scheduler, force=force,
@@ -676,7 +669,7 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
             done = statuses.get(student)
             autograded = course.autograded_dir() / student / course.assignment
             if (not force and done is not None and done["fingerprint"] == fp
-                    and (raw is None or (autograded / f"{course.notebook}.ipynb").exists())):
+                    and (done["state"] == "failed" or (autograded / f"{course.notebook}.ipynb").exists())):
                 summary.skipped.append(student)
                 continue
             todo.append((student, folder, fp, ts, ts_text))
@@ -749,6 +742,7 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
                 return
             scores, comments, flags, details = score_notebook(
                 nb_json, confined, result.get("judge"), result.get("recheck"))
+            details["_worker"] = result.get("worker")
             if result.get("judge_events"):
                 flags = flags + [f"judge: {e}" for e in result["judge_events"][:5]]
             finish(student, Outcome(student, fp, ts, scores=scores, comments=comments,
