@@ -37,6 +37,8 @@ def main(argv=None):
     skip_cells, skip_fns = set(skip.get("cells", ())), set(skip.get("functions", ()))
     timeout = float(skip.get("cell_timeout", 30))
     socket_path = os.environ[grading.JUDGE_ENV]
+    # Connected before any student code runs: the judge of a re-check grades only on
+    # this first connection, so the student's cells cannot begin functions themselves.
     client = grading.JudgeClient(socket_path)
     with open("cells.json", encoding="utf-8") as f:
         cells = json.load(f)
@@ -82,7 +84,7 @@ def main(argv=None):
         signal.signal(signal.SIGALRM, on_fn_alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            grading.remote_check(fn, guarded, ns, socket_path)
+            grading.remote_check(fn, guarded, ns, socket_path, client=client)
         except BaseException:
             pass
         finally:

@@ -235,9 +235,15 @@ class JudgeClient:
         self.sock.close()
 
 
-def remote_check(fn, func, namespace, socket_path):
-    """Run ``func`` on the judge's inputs and let the judge grade the outputs."""
-    client = JudgeClient(socket_path)
+def remote_check(fn, func, namespace, socket_path, client=None):
+    """Run ``func`` on the judge's inputs and let the judge grade the outputs.
+
+    ``client``: an open :class:`JudgeClient` to use (and leave open); by
+    default a new connection to ``socket_path``.
+    """
+    own = client is None
+    if own:
+        client = JudgeClient(socket_path)
     try:
         data = client.begin(fn)
         dep = cases.DEPENDS.get(fn)
@@ -245,4 +251,5 @@ def remote_check(fn, func, namespace, socket_path):
         got_all = [run_case(fn, func, namespace, case, stub) for case in data]
         return client.submit(fn, got_all)
     finally:
-        client.close()
+        if own:
+            client.close()

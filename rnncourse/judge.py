@@ -56,12 +56,17 @@ class Judge:
         ``message_bytes`` bounds every message.
     strict_order : bool
         Functions must be begun in course order (the re-check sets it).
+    exclusive : bool
+        Only the grader's connection may begin, run the reference cell and
+        submit: the first one, or the first after :meth:`expect_grader` (the
+        re-check sets it: its driver connects before any student code runs).
     data, ref : optional
         Reference cases (``refdata.load()``) and reference module
         (``reference.load()``); loaded on first use by default.
     """
 
-    def __init__(self, directory=None, owner=None, limits=None, strict_order=False, data=None, ref=None):
+    def __init__(self, directory=None, owner=None, limits=None, strict_order=False, data=None, ref=None,
+                 exclusive=False):
         from .sandbox import Limits
 
         self.limits = Limits.from_dict(limits)
@@ -71,6 +76,9 @@ class Judge:
         self.socket_path = os.path.join(self.directory, SOCKET_NAME)
         self.owner = owner
         self.strict_order = strict_order
+        self.exclusive = exclusive
+        self._grader = 1
+        self._connections = 0
         self._data, self._ref = data, ref
         self._lock = threading.Lock()
         self._server = None
@@ -132,10 +140,12 @@ class Judge:
                     conn.close()
                     continue
                 self._open += 1
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+                self._connections += 1
+                number = self._connections
+            t = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
             t.start()
 
-    def _serve(self, conn):
+    def _serve(self, conn, number=1):
         conn.settimeout(max(60.0, 4 * self.limits.cell_timeout))
         try:
             while True:
@@ -149,7 +159,7 @@ class Judge:
                         except OSError:
                             pass
                     return
-                reply, out = self.handle(header, payload)
+                reply, out = self.handle(header, payload, number)
                 try:
                     wire.send(conn, reply, out)
                 except (OSError, TypeError):
@@ -194,7 +204,12 @@ class Judge:
                                 "report": f"{fn}: 0 of {len(cases.OUTPUTS[fn])} outputs correct\n  ({why})"}
             self.active = None
 
-    def handle(self, header, payload):
+    def expect_grader(self):
+        """The next connection is the grader's (``exclusive``: a new driver is being started)."""
+        with self._lock:
+            self._grader = self._connections + 1
+
+    def handle(self, header, payload, connection=1):
         """Answer one request: ``(reply header, reply payload)``. Never raises."""
         with self._lock:
             self._messages += 1
@@ -202,6 +217,10 @@ class Judge:
                 return {"ok": False, "error": "too many requests"}, None
             try:
                 op, fn = header.get("op"), header.get("fn")
+                if self.exclusive and op in ("begin", "ref", "submit", "progress") \
+                        and connection != self._grader:
+                    self._note(f"{op!r} on connection {connection} refused")
+                    return {"ok": False, "error": "only the grader's own connection may do that"}, None
                 if op == "begin":
                     return self._begin(fn)
                 if op == "ref":

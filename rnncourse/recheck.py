@@ -134,7 +134,7 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
                 f.write(content if isinstance(content, bytes) else str(content).encode())
         with open(os.path.join(workdir, "cells.json"), "w", encoding="utf-8") as f:
             json.dump(cells, f)
-        judge = Judge(limits=limits, strict_order=True, data=data, ref=ref)
+        judge = Judge(limits=limits, strict_order=True, exclusive=True, data=data, ref=ref)
         sandbox = Sandbox(workdir, limits, judge_dir=judge.directory)
         judge.owner = sandbox.uid if sandbox.root_mode else None
         judge.start()
@@ -155,6 +155,7 @@ def _run(judge, sandbox, limits):
     notes = {}
     for _ in range(MAX_ROUNDS):
         judge.progress, judge.progress_time = None, time.monotonic()
+        judge.expect_grader()
         argv = sandbox.wrap([os.path.join(sys.prefix, "bin", "python"), "-m", "rnncourse.driver",
                              json.dumps(skip)])
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

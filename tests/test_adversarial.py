@@ -10,6 +10,7 @@ data intact, nothing leaked, no process left, no late strike.
 
 import pytest
 from adversarial import cases as adv
+from adversarial.course import leaks
 from adversarial.ours import grade_class
 
 from rnncourse import FUNCTIONS, cases, sandbox
@@ -65,5 +66,5 @@ def test_case(graded, case):
     if case.flagged:
         assert any("tamper" in f for f in status.get("flags", [])), f"not flagged: {status}"
     text = graded["autograded"].get(student) or ""
-    assert "LEAK:" not in text, "instructor data was readable"
+    assert leaks(text) == [], "instructor data was readable"
     assert len(text) < 8 * 1024 ** 2, "output flood kept"

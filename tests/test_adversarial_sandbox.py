@@ -292,6 +292,22 @@ def test_judge_rules(ref):
     assert j.results["rnn_forward"]["points"] == 0 and j.events
 
 
+def test_exclusive_judge_grades_only_on_the_graders_connection():
+    with judge.Judge(exclusive=True) as j:
+        grader = grading.JudgeClient(j.socket_path)
+        intruder = grading.JudgeClient(j.socket_path)
+        with pytest.raises(grading.JudgeError, match="only the grader"):
+            intruder.begin("rnn_cell_forward")
+        assert len(grader.begin("rnn_cell_forward")) == len(cases.CASES)
+        j.expect_grader()
+        restarted = grading.JudgeClient(j.socket_path)
+        with pytest.raises(grading.JudgeError, match="only the grader"):
+            grader.begin("rnn_forward")
+        assert restarted.begin("rnn_forward")
+        for c in (grader, intruder, restarted):
+            c.close()
+
+
 # ---------------------------------------------------------------- re-check
 def _notebook(sources):
     cells = [{"cell_type": "code", "metadata": {"nbgrader": {"grade_id": "imports", "locked": True,

@@ -48,8 +48,15 @@ class Case:
     flagged: bool = False
 
 
-def honest_points(extra=()):
-    return {fn: (cases.POINTS[fn] if fn in HONEST or fn in extra else 0.0) for fn in FUNCTIONS}
+def honest_points(only=HONEST):
+    return {fn: (float(cases.POINTS[fn]) if fn in only else 0.0) for fn in FUNCTIONS}
+
+
+BEFORE_ATTACK = honest_points(only=("rnn_cell_forward",))
+"""Lower bound where the attack stops the in-kernel run or disables the student's own later
+hidden tests: the honest function graded before the attack must be credited; the one after it
+may score 0 (as in nbgrader: cells not reached score 0; a hidden test that never ran is not
+credited)."""
 
 
 def zero_points():
@@ -92,12 +99,18 @@ class Context:
     def honest(self):
         return {fn: self.solutions[fn] for fn in HONEST}
 
-    def with_attack(self, *names, zeros=False, **subst):
-        """Honest functions, the attack code in the carrier cell, the other cells emptied if ``zeros``."""
+    def with_attack(self, *names, zeros=False, blank_rest=False, **subst):
+        """Honest functions, the attack code in the carrier cell.
+
+        ``zeros``: the carrier also defines shape-correct zero answers for the
+        other attacked functions; ``zeros`` or ``blank_rest``: their own cells
+        are emptied (so they do not redefine what the carrier defined).
+        """
         sources = self.honest()
         code = "\n\n".join(self.attack(n, **subst) for n in names)
         if zeros:
             code += "\n\n" + attacks.ZEROS
+        if zeros or blank_rest:
             sources.update({fn: "# written in the rnn_forward cell\n" for fn in FUNCTIONS
                             if fn not in HONEST and fn != CARRIER})
         sources[CARRIER] = code
@@ -185,10 +198,12 @@ def _mutate(ctx):
 CASES = [
     Case("input_transformer", "IPython input transformer turns later cells (hidden tests) into `pass`",
          _nb(lambda ctx: ctx.with_attack("INPUT_TRANSFORMER")),
-         flagged=True),
+         flagged=True,
+         min_points=BEFORE_ATTACK),
     Case("ast_transformer", "IPython AST transformer replaces every call check(fn) by fn's full points",
          _nb(lambda ctx: ctx.with_attack("AST_TRANSFORMER")),
-         flagged=True),
+         flagged=True,
+         min_points=BEFORE_ATTACK),
     Case("settrace", "sys.settrace hook rewrites the points inside check()",
          _nb(lambda ctx: ctx.with_attack("SETTRACE", zeros=True)),
          flagged=True),
@@ -201,23 +216,28 @@ CASES = [
     Case("non_arrays", "functions return lists, None, strings, numbers, NaN",
          _nb(lambda ctx: ctx.with_attack("NON_ARRAYS"))),
     Case("read_instructor", "searches the disk for the master notebook, reference data, gradebook, "
-         "secrets; runs the solutions it finds", _nb(lambda ctx: ctx.with_attack("READ_INSTRUCTOR")),
+         "secrets; runs the solutions it finds",
+         _nb(lambda ctx: ctx.with_attack("READ_INSTRUCTOR", blank_rest=True)),
          leak_check=True),
     Case("write_course", "deletes/overwrites gradebook, source, release, other students' folders, "
          "reference data", _nb(lambda ctx: ctx.with_attack("WRITE_COURSE"))),
     Case("mutate", "zeroes its inputs in place and the cached reference arrays, answers zeros",
          _mutate),
     Case("os_exit", "rnn_forward calls os._exit(0) (kernel dies in its hidden test)",
-         _nb(lambda ctx: ctx.with_attack("OS_EXIT"))),
+         _nb(lambda ctx: ctx.with_attack("OS_EXIT")),
+         min_points=BEFORE_ATTACK),
     Case("sys_exit", "sys.exit() in a cell and SystemExit raised by functions",
          _nb(lambda ctx: ctx.with_attack("SYS_EXIT"))),
     Case("kill_kernel", "rnn_forward SIGKILLs its parent process, then itself",
          _nb(lambda ctx: ctx.with_attack("KILL_KERNEL")),
-         stock_note="the kernel's parent is the nbgrader process itself"),
+         stock_note="the kernel's parent is the nbgrader process itself",
+         min_points=BEFORE_ATTACK),
     Case("sigint_loop", "rnn_forward ignores SIGINT and loops forever",
-         _nb(lambda ctx: ctx.with_attack("SIGINT_LOOP"))),
+         _nb(lambda ctx: ctx.with_attack("SIGINT_LOOP")),
+         min_points=BEFORE_ATTACK),
     Case("signals_loop", "rnn_forward ignores SIGINT/SIGALRM/SIGTERM, swallows exceptions, loops",
-         _nb(lambda ctx: ctx.with_attack("SIGNALS_LOOP"))),
+         _nb(lambda ctx: ctx.with_attack("SIGNALS_LOOP")),
+         min_points=BEFORE_ATTACK),
     Case("sleep", "rnn_forward sleeps past every timeout",
          _nb(lambda ctx: ctx.with_attack("SLEEP"))),
     Case("memory", "rnn_forward allocates memory until it fails",

@@ -120,22 +120,42 @@ def scores(course):
     return out
 
 
+def outputs_text(notebook_text):
+    """All output text of a notebook (streams, results, errors), not its sources."""
+    import json
+
+    try:
+        nb = json.loads(notebook_text)
+    except (TypeError, ValueError):
+        return ""
+    parts = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            for value in (out.get("text"), out.get("evalue"), out.get("traceback"),
+                          (out.get("data") or {}).get("text/plain")):
+                if value:
+                    parts.append("".join(value) if isinstance(value, list) else str(value))
+    return "\n".join(parts)
+
+
+def leaks(notebook_text, course=None):
+    """What the read attack printed it could read (``LEAK: ...`` lines of the outputs).
+
+    The course path is shown as ``<course>``; environment variables only as a count.
+    """
+    found, env = set(), 0
+    for line in outputs_text(notebook_text).splitlines():
+        if "LEAK:" in line:
+            what = line.split("LEAK:", 1)[1].strip()[:160]
+            if what.startswith("environment"):
+                env += 1
+                continue
+            found.add(what.replace(str(course), "<course>") if course else what)
+    if env:
+        found.add(f"{env} environment variable name(s)")
+    return sorted(found)
+
+
 def autograded_text(course, student):
     p = Path(course) / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     return p.read_text(errors="replace") if p.exists() else None
-
-
-def sandbox_processes():
-    """Pids of processes running as a sandbox uid (there must be none after grading)."""
-    from rnncourse.sandbox import UID_RANGE
-
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                uid = os.stat(f"/proc/{name}").st_uid
-            except FileNotFoundError:
-                continue
-            if UID_RANGE[0] <= uid < UID_RANGE[1]:
-                found.append(int(name))
-    return found

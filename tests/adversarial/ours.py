@@ -2,13 +2,14 @@
 
 import json
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
 from rnncourse import ASSIGNMENT
 
 from . import cases as adv
-from .course import autograded_text, fingerprint, make, run, sandbox_processes, scores, scratch_course
+from .course import autograded_text, fingerprint, make, run, scores, scratch_course
 
 CELL_TIMEOUT = 5
 """Per-cell timeout of the scratch course (the real course keeps nbgrader's 30 s)."""
@@ -42,8 +43,12 @@ def grade_class(workdir, names=None, workers=2):
     ctx = adv.Context(course, course / "release" / ASSIGNMENT, token=workdir.name, marker=marker)
     chosen = adv.write_class(ctx, course / "submitted", names)
     before = fingerprint(course)
-    code, seconds, out = run(make("grade", f"WORKERS={workers}",
-                                  f"GRADE_ARGS=--total-timeout {TOTAL_TIMEOUT}"), course, GRADE_TIMEOUT)
+    report = workdir / "reaper.json"
+    reaper = [sys.executable, str(Path(__file__).with_name("reaper.py")), str(report), "--"]
+    code, seconds, out = run(reaper + make("grade", f"WORKERS={workers}",
+                                           f"GRADE_ARGS=--total-timeout {TOTAL_TIMEOUT}"),
+                             course, GRADE_TIMEOUT)
+    leftover = json.loads(report.read_text())["leftover"] if report.exists() else ["no reaper report"]
     graded_at = time.monotonic()
     if any(c.name == "lingering_child" for c in chosen):
         time.sleep(max(0.0, adv.STRIKE_DELAY + 2 - (time.monotonic() - graded_at)))
@@ -59,6 +64,6 @@ def grade_class(workdir, names=None, workers=2):
         "status": statuses(course),
         "changed": sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)),
         "marker": marker.exists(),
-        "leftover": sandbox_processes(),
+        "leftover": leftover,
         "autograded": {s: autograded_text(course, s) for s in students},
     }

@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from adversarial import cases as adv  # noqa: E402
 from adversarial import ours, stock  # noqa: E402
+from adversarial.course import leaks  # noqa: E402
 from rnncourse import FUNCTIONS  # noqa: E402
 
 STOCK_JSON = HERE / "stock_results.json"
@@ -70,7 +71,7 @@ def stock_summary(case, r):
     if r["marker"]:
         parts.append("**wrote outside the course**")
     if r["leaks"]:
-        parts.append("read: " + "; ".join(r["leaks"][:3]))
+        parts.append("read: " + "; ".join(r["leaks"]))
     if r["autograded_bytes"] > 20 * 1024 ** 2:
         parts.append(f"autograded notebook {r['autograded_bytes'] / 1024 ** 2:.0f} MB")
     parts.append(f"{r['seconds']:g} s")
@@ -88,9 +89,9 @@ def ours_summary(case, g):
     flags = [f for f in status.get("flags", []) if "tamper" in f]
     if flags:
         parts.append("flagged: possible tampering")
-    text = g["autograded"].get(student) or ""
-    if "LEAK:" in text:
-        parts.append("**leaked**")
+    found = leaks(g["autograded"].get(student) or "", g["course"])
+    if found:
+        parts.append("**read: " + "; ".join(found[:3]) + "**")
     return "; ".join(parts)
 
 

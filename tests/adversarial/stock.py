@@ -12,7 +12,7 @@ from pathlib import Path
 from rnncourse import ASSIGNMENT
 
 from . import cases as adv
-from .course import autograded_text, fingerprint, prepare_gradebook, run, scores, scratch_course
+from .course import autograded_text, fingerprint, leaks, prepare_gradebook, run, scores, scratch_course
 
 STOCK_TIMEOUT = 420
 MEMORY_PREFIX = ("prlimit", f"--as={6 * 1024 ** 3}", "--")
@@ -44,8 +44,7 @@ def grade_case(case, workdir):
         "changed": sorted(set(before) ^ set(after)
                           | {k for k in before if after.get(k, before[k]) != before[k]}),
         "marker": marker.exists(),
-        "leaks": sorted({line.split("LEAK:", 1)[1].split("\\n")[0].strip()[:80]
-                         for line in text.split('"') if "LEAK:" in line}),
+        "leaks": leaks(text, course),
         "log_errors": [ln for ln in out.splitlines() if "[ERROR]" in ln or "Traceback" in ln][:5],
         "autograded_bytes": len(text.encode()),
     }
