@@ -8,7 +8,7 @@ BIN    := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint refdata release check-release grade bench lab pins clean-demo
+.PHONY: setup demo test lint refdata release check-release grade bench lab pins clean-demo browser-deps figures
 
 setup: $(STAMP)
 
@@ -24,12 +24,27 @@ demo: $(STAMP)
 	$(BIN)/python -m rnncourse.cli demo
 
 ## Lint, then the whole test suite.
-test: $(STAMP) lint
+test: $(STAMP) lint browser-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py
+	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py docs/img
 	$(BIN)/python -m rnncourse.cli check-notebooks
+
+## JupyterLab for a self-learner on a private copy (lab/, git-ignored) of the student notebook
+## and the self-study notebooks; prints the URL (127.0.0.1; LAB_PORT=N to choose the port).
+lab: $(STAMP)
+	$(BIN)/python -m rnncourse.lab
+
+## Debian's chromium for the browser test (tests/test_browser.py); playwright drives it.
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+## Regenerate the README figures in docs/img/ from the self-study code (rnncourse/seqlab.py).
+figures: $(STAMP)
+	$(BIN)/python docs/img/make_figures.py
 
 ## Regenerate the reference arrays from the master notebook (fixed seeds).
 refdata: $(STAMP)
