@@ -244,6 +244,17 @@ class _Pool:
             return
         with self.lock:
             self.spares[key] = kernel
+        timer = threading.Timer(SPARE_MAX_AGE, self._expire, args=(key, kernel))
+        timer.daemon = True
+        timer.start()
+
+    def _expire(self, key, kernel):
+        """A spare nobody took in time (the run ended, or a Dask worker went idle) is closed."""
+        with self.lock:
+            if self.spares.get(key) is not kernel:
+                return
+            del self.spares[key]
+        kernel.close()
 
     def close(self):
         with self.lock:
