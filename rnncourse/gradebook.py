@@ -114,9 +114,20 @@ def load_course(root=None, db_url=None):
     course_dir = config.get("CourseDirectory", {})
     url = db_url or course_dir.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
     course_id = course_dir.get("course_id") or "default_course"
+    url = with_driver(str(url))
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.db_url = url
     return Course(root=root, config=config, db_url=str(url), course_id=str(course_id))
+
+
+def with_driver(db_url):
+    """``postgresql://`` names the psycopg2 driver when psycopg (3), SQLAlchemy's default, is absent."""
+    import importlib.util
+
+    if db_url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + db_url[len("postgresql://"):]
+    return db_url
 
 
 # --------------------------------------------------------------------------- setup
@@ -493,8 +504,9 @@ def grades(db_url, assignment=ASSIGNMENT, students=None):
     """``{student: {grade_id: score}}`` read from any nbgrader gradebook (used to compare with stock)."""
     from nbgrader.api import Gradebook
 
+    venv_on_path()
     out = {}
-    with Gradebook(db_url) as gb:
+    with Gradebook(with_driver(db_url)) as gb:
         for sub in gb.assignment_submissions(assignment):
             if students is not None and sub.student_id not in students:
                 continue
