@@ -373,7 +373,15 @@ class History:
     loss: list = field(default_factory=list)
     eval_iteration: list = field(default_factory=list)
     valid_accuracy: list = field(default_factory=list)
+    eval_seconds: list = field(default_factory=list)
     seconds: float = 0.0
+
+    def first_reached(self, accuracy):
+        """(iteration, seconds) of the first validation accuracy >= ``accuracy``, or None."""
+        for it, acc, sec in zip(self.eval_iteration, self.valid_accuracy, self.eval_seconds):
+            if acc >= accuracy:
+                return it, sec
+        return None
 
 
 def data(config):
@@ -417,7 +425,8 @@ def train(model, config, progress=True):
     -------
     history : History
         Training loss per iteration, validation accuracy every
-        ``config.eval_every`` iterations, wall-clock seconds (validation included).
+        ``config.eval_every`` iterations (with the seconds elapsed then),
+        wall-clock seconds in all (validation included).
     """
     (x_valid, y_valid), _, batches = data(config)
     optimiser = Adam(model.parameters, learning_rate=config.learning_rate)
@@ -434,6 +443,7 @@ def train(model, config, progress=True):
             acc = model.accuracy(x_valid, y_valid)
             history.eval_iteration.append(it)
             history.valid_accuracy.append(acc)
+            history.eval_seconds.append(time.perf_counter() - start)
             if progress and (it % (8 * config.eval_every) == 0 or it == config.iterations):
                 print(f"  {model.kind.upper():4} iteration {it:4d}: loss {loss:.3f}, "
                       f"validation accuracy {acc:.3f}  ({time.perf_counter() - start:.1f} s)")
