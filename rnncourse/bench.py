@@ -7,7 +7,8 @@ solutions and the typical mistakes of :mod:`rnncourse.mistakes` (see
 then grades the same class twice, each from a copy of that gradebook:
 
 * with stock ``nbgrader autograde`` (one process, one notebook after another);
-* with ``python -m rnncourse.cli grade`` (the runner, confined by default).
+* with ``python -m rnncourse.cli grade`` (the runner, confined by default),
+  once as stock does it (figures drawn) and once with ``--no-figures``.
 
 It checks that every graded cell of every student got the same score from
 both, and prints both wall times, the ratio, and where the time of one
@@ -184,15 +185,33 @@ def kernel_start_costs(repeat=3):
     return {"kernel start to ready": mid[0], "import numpy": mid[1], "import matplotlib.pyplot": mid[2]}
 
 
+VARIANTS = (
+    ("make grade", ()),
+    ("make grade --no-figures", ("--no-figures",)),
+)
+"""The runner's modes timed against stock: as stock (figures drawn), and figures built but not drawn."""
+
+
+def _timings(stdout):
+    """The ``--timings`` line of the runner's output as a dict."""
+    for line in stdout.splitlines():
+        if line.startswith("mean per-submission timings (s): "):
+            items = line.split(": ", 1)[1].split(", ")
+            return {k: float(v) for k, v in (item.rsplit(" ", 1) for item in items)}
+    return {}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rnncourse bench", description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=24, help="class size (default 24)")
     parser.add_argument("--workers", type=int, default=None, help="runner workers (default: cores)")
     parser.add_argument("--keep", metavar="DIR", help="build the scratch courses in DIR and keep them")
     parser.add_argument("--runner-args", default="", help="extra arguments for `rnncourse.cli grade`")
+    parser.add_argument("--only-default", action="store_true", help="skip the --no-figures run")
     args = parser.parse_args(argv)
     students = synthetic_students(args.students)
     names = sorted(students)
+    variants = VARIANTS[:1] if args.only_default else VARIANTS
     tmp = None
     if args.keep:
         base = Path(args.keep)
@@ -206,8 +225,6 @@ def main(argv=None):
               f"the others with typical mistakes) in {base}", flush=True)
         seed = make_course(base / "seed", students)
         stock_root = clone_course(seed, base / "stock")
-        ours_root = clone_course(seed, base / "runner")
-
         print("grading with stock `nbgrader autograde` ...", flush=True)
         t_stock, p_stock = run_stock(stock_root)
         if p_stock.returncode != 0:
@@ -215,42 +232,59 @@ def main(argv=None):
             print("stock nbgrader failed")
             return 1
         print(f"  {t_stock:.1f} s", flush=True)
-        print("grading with `make grade` (rnncourse.cli grade) ...", flush=True)
-        t_ours, p_ours = run_runner(ours_root, args.workers, args.runner_args.split())
-        print(p_ours.stdout.rstrip())
-        if p_ours.returncode != 0:
-            print(p_ours.stderr[-3000:])
-            print("the runner failed")
-            return 1
-        print(f"  {t_ours:.1f} s", flush=True)
+        stock_db = f"sqlite:///{stock_root / 'gradebook.db'}"
+        runs = []
+        for i, (label, extra) in enumerate(variants):
+            root = clone_course(seed, base / f"runner{i}")
+            print(f"grading with `{label}` (python -m rnncourse.cli grade {' '.join(extra)}) ...", flush=True)
+            t, proc = run_runner(root, args.workers, [*extra, *args.runner_args.split()])
+            print("  " + proc.stdout.rstrip().replace("\n", "\n  "))
+            if proc.returncode != 0:
+                print(proc.stderr[-3000:])
+                print("the runner failed")
+                return 1
+            print(f"  {t:.1f} s", flush=True)
+            runs.append((label, root, t, _timings(proc.stdout),
+                         differences(stock_db, f"sqlite:///{root / 'gradebook.db'}", names)))
 
-        diffs = differences(f"sqlite:///{stock_root / 'gradebook.db'}",
-                            f"sqlite:///{ours_root / 'gradebook.db'}", names)
-        n_cells = sum(len(v) for v in gradebook.grades(f"sqlite:///{stock_root / 'gradebook.db'}").values())
+        n_cells = sum(len(v) for v in gradebook.grades(stock_db).values())
+        n = len(names)
         print()
-        print("where one submission's time goes (mean over the class, seconds):")
+        print("where one submission's time goes (seconds, mean over the class):")
         costs = kernel_start_costs()
         stock_cells = cell_breakdown(stock_root / "autograded", names)
-        ours_cells = cell_breakdown(ours_root / "autograded", names)
-        per_stock = t_stock / len(names)
-        print(f"  {'':34s}{'stock':>9s}{'runner':>9s}")
+        cells = [cell_breakdown(root / "autograded", names) for _, root, _, _, _ in runs]
+        head = f"  {'':36s}{'stock':>8s}" + "".join(f"{'runner' if i == 0 else 'no-figs':>9s}"
+                                                   for i in range(len(runs)))
+        print(head)
         for k, v in costs.items():
-            print(f"  {k + ' (bare kernel)':34s}{v:9.2f}")
+            print(f"  {k + ' (bare kernel)':36s}{v:8.2f}")
         for k in stock_cells:
-            print(f"  {k:34s}{stock_cells[k]:9.2f}{ours_cells[k]:9.2f}")
-        rest = per_stock - sum(stock_cells.values()) - costs["kernel start to ready"]
-        print(f"  {'nbgrader overhead (the rest)':34s}{rest:9.2f}")
-        print(f"  {'wall time per submission':34s}{per_stock:9.2f}{t_ours / len(names):9.2f}")
+            print(f"  {'cells: ' + k:36s}{stock_cells[k]:8.2f}" + "".join(f"{c[k]:9.2f}" for c in cells))
+        rest = t_stock / n - sum(stock_cells.values()) - costs["kernel start to ready"]
+        print(f"  {'nbgrader overhead (the rest)':36s}{rest:8.2f}")
+        for key, text in (("kernel_cpu", "CPU: kernel (start, warm-up, cells)"),
+                          ("worker_cpu", "CPU: worker (nbclient, judge)"),
+                          ("recheck_cpu", "CPU: re-check process"),
+                          ("coordinator_cpu", "CPU: coordinator")):
+            print(f"  {text:36s}{'':8s}" + "".join(f"{r[3].get(key, float('nan')):9.2f}" for r in runs))
+        print(f"  {'wall time per submission':36s}{t_stock / n:8.2f}" + "".join(
+            f"{r[2] / n:9.2f}" for r in runs))
         print()
-        for label, t in (("stock nbgrader autograde", t_stock), ("make grade", t_ours)):
-            print(f"{label + ':':26s}{t:7.1f} s  ({len(names) / t * 60:.1f} submissions/min)")
-        print(f"ratio: {t_stock / t_ours:.2f}x faster")
-        if diffs:
-            print(f"SCORES DIFFER in {len(diffs)} cells:")
-            for d in diffs[:20]:
-                print("  ", d)
+        print(f"{'stock nbgrader autograde:':32s}{t_stock:7.1f} s  ({n / t_stock * 60:5.1f} submissions/min)")
+        for label, _, t, _, _ in runs:
+            print(f"{label + ':':32s}{t:7.1f} s  ({n / t * 60:5.1f} submissions/min)  "
+                  f"ratio {t_stock / t:.2f}x")
+        bad = False
+        for label, _, _, _, diffs in runs:
+            if diffs:
+                bad = True
+                print(f"SCORES DIFFER ({label}) in {len(diffs)} cells:")
+                for d in diffs[:20]:
+                    print("  ", d)
+        if bad:
             return 1
-        print(f"scores identical: {n_cells} graded cells of {len(names)} students")
+        print(f"scores identical to stock: {n_cells} graded cells of {n} students, in every run")
         return 0
     finally:
         if tmp:

@@ -82,13 +82,25 @@ fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
 """
 """Run in a private namespace before the kernel reports ready (nothing of it is visible to the notebook)."""
 
+WARM_IMPORTS = "import numpy\nimport matplotlib\nimport matplotlib.pyplot\n"
+"""The warm-up when figures are not drawn."""
+
+NO_FIGURES = "get_ipython().run_line_magic('config', 'InlineBackend.figure_formats = set()')\n"
+"""Figures are built by the notebook's code but not drawn: each shows as text, ``<Figure size ...>``."""
+
 
 class SubmissionError(Exception):
     """A problem caused by the submission itself (reported to the instructor, recorded)."""
 
 
-def _warmup_argument():
-    line = f"exec(compile({WARMUP!r}, '<rnncourse-warmup>', 'exec'), {{}})"
+def _warmup_argument(warm, figures):
+    """The kernel option that runs the warm-up (and the figure setting) before the kernel is ready."""
+    code = (WARMUP if figures else WARM_IMPORTS) if warm else ""
+    if not figures:
+        code = (code or "import matplotlib.pyplot\n") + NO_FIGURES
+    if not code:
+        return None
+    line = f"exec(compile({code!r}, '<rnncourse-warmup>', 'exec'), {{}})"
     return "--IPKernelApp.exec_lines=" + json.dumps([line])
 
 
@@ -149,8 +161,9 @@ class Kernel:
             with open(os.path.join(self.workdir, name), "wb") as f:
                 f.write(content)
         args = list(execute["extra_arguments"]) or ["--HistoryManager.hist_file=:memory:"]
-        if self.spec.get("warm", True):
-            args.append(_warmup_argument())
+        warmup = _warmup_argument(self.spec.get("warm", True), self.spec.get("figures", True))
+        if warmup:
+            args.append(warmup)
         if self.spec["confine"]:
             from .judge import Judge
             from .sandbox import Sandbox
@@ -184,6 +197,14 @@ class Kernel:
         except Exception:
             return False
 
+    def cpu_seconds(self):
+        """CPU time used so far by the kernel's processes (the wrapper and everything below it)."""
+        try:
+            pid = self.km.provisioner.process.pid
+        except AttributeError:
+            return None
+        return _tree_cpu(pid)
+
     def kill(self):
         """Kill every process of this kernel now (safe to call from another thread, twice)."""
         with self.lock:
@@ -210,6 +231,31 @@ class Kernel:
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir = None
+
+
+def _tree_cpu(root):
+    """User + system CPU seconds of ``root`` and its live descendants (their reaped children included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parent[int(name)] = int(fields[1])
+        cpu[int(name)] = sum(int(x) for x in fields[11:15])
+    total, todo = 0, [root]
+    children = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total / tick
 
 
 class _Pool:
@@ -271,8 +317,8 @@ def _spec_key(spec):
     h = hashlib.sha256()
     for name in sorted(spec["files"]):
         h.update(name.encode() + b"\0" + hashlib.sha256(spec["files"][name]).digest())
-    h.update(json.dumps([spec["limits"], spec["execute"], spec["confine"], spec.get("warm", True)],
-                        sort_keys=True).encode())
+    h.update(json.dumps([spec["limits"], spec["execute"], spec["confine"], spec.get("warm", True),
+                         spec.get("figures", True)], sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -326,20 +372,26 @@ def _postprocess(nb, execute):
     return nb
 
 
+def _plain_files(files):
+    out = {}
+    for name, content in (files or {}).items():
+        if (not isinstance(name, str) or not name or "/" in name or "\\" in name
+                or name.startswith(".") or "\0" in name):
+            raise ValueError(f"task file name {name!r}: plain file names only")
+        out[name] = content if isinstance(content, bytes) else str(content).encode()
+    return out
+
+
 def _task_spec(task):
     from .sandbox import Limits
 
     execute = dict(EXECUTE_DEFAULTS)
     execute.update(task.get("execute") or {})
     limits = Limits.from_dict(task.get("limits")).to_dict()
-    files = {}
-    for name, content in (task.get("files") or {}).items():
-        if (not isinstance(name, str) or not name or "/" in name or "\\" in name
-                or name.startswith(".") or "\0" in name):
-            raise ValueError(f"task file name {name!r}: plain file names only")
-        files[name] = content if isinstance(content, bytes) else str(content).encode()
+    files = _plain_files(task.get("files"))
     return {"files": files, "limits": limits, "execute": execute,
-            "confine": bool(task.get("confine", True)), "warm": bool(task.get("warm", True))}
+            "confine": bool(task.get("confine", True)), "warm": bool(task.get("warm", True)),
+            "figures": bool(task.get("figures", True))}
 
 
 def execute_submission(task):
@@ -350,12 +402,18 @@ def execute_submission(task):
     task : dict
         ``student`` (str), ``notebook_name`` (str), ``notebook`` (sanitized
         notebook JSON, str), ``files`` ({file name: bytes}, the released
-        files put beside it), ``limits`` (dict of
+        files put beside it; the same for every student, so kernels can be
+        started before their submission is known), ``extra_files`` ({file
+        name: bytes}, files the student submitted beside the notebook, added
+        when the kernel is taken), ``limits`` (dict of
         :class:`rnncourse.sandbox.Limits` fields), ``execute`` (dict of
         :data:`EXECUTE_DEFAULTS` fields), ``confine`` (bool, default True:
         sandbox, judge and re-check; False runs the kernel unconfined like
         stock nbgrader), ``recheck`` (bool, default = ``confine``),
         ``prestart`` (bool, default True: start the next kernel now),
+        ``warm`` (bool, default True: pre-import numpy and matplotlib),
+        ``figures`` (bool, default True: draw figures as stock nbgrader;
+        False builds them without drawing, much cheaper),
         ``reference_digest`` (str, optional: refuse to grade with other
         reference data than the coordinator's).
 
@@ -371,12 +429,14 @@ def execute_submission(task):
         ``timings`` ({name: seconds}), ``worker`` (host:pid).
     """
     t0 = time.monotonic()
+    cpu0 = os.times()
     timings = {}
     result = {"student": task.get("student"), "notebook": None, "judge": None, "recheck": None,
               "error": None, "infra_error": None, "timings": timings,
               "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
         spec = _task_spec(task)
+        extra = {k: v for k, v in _plain_files(task.get("extra_files")).items() if k not in spec["files"]}
         if spec["confine"] or task.get("reference_digest"):
             _reference()
         if task.get("reference_digest") and task["reference_digest"] != _REFERENCE.get("digest"):
@@ -395,7 +455,7 @@ def execute_submission(task):
             t = time.monotonic()
             try:
                 data, ref = _reference()
-                recheck_box["value"] = recheck.recheck(task["notebook"], spec["files"],
+                recheck_box["value"] = recheck.recheck(task["notebook"], {**extra, **spec["files"]},
                                                        spec["limits"], data=data, ref=ref)
             except Exception as exc:
                 recheck_box["error"] = f"{type(exc).__name__}: {exc}"
@@ -413,6 +473,9 @@ def execute_submission(task):
             result["infra_error"] = f"could not start a kernel: {type(exc).__name__}: {exc}"
             return result
         timings["kernel_age_at_start"] = round(kernel.age(), 4)
+        for name, content in extra.items():  # the kernel has run no code yet: it sees them from cell 1
+            with open(os.path.join(kernel.workdir, name), "wb") as f:
+                f.write(content)
         timings["prestarted"] = 1.0 if was_spare else 0.0
         if _POOL.last_error:
             result["prestart_error"], _POOL.last_error = _POOL.last_error, None
@@ -427,6 +490,9 @@ def execute_submission(task):
     finally:
         if kernel is not None:
             t = time.monotonic()
+            cpu = kernel.cpu_seconds()
+            if cpu is not None:
+                timings["kernel_cpu"] = round(cpu, 3)
             kernel.close()
             timings["cleanup"] = round(time.monotonic() - t, 4)
         if recheck_thread is not None:
@@ -438,6 +504,10 @@ def execute_submission(task):
                 result["infra_error"] = f"the re-check failed: {recheck_box['error']}"
             result["recheck"] = recheck_box.get("value")
         timings["total"] = round(time.monotonic() - t0, 4)
+        cpu1 = os.times()
+        timings["worker_cpu"] = round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 3)
+        timings["recheck_cpu"] = round(cpu1.children_user + cpu1.children_system
+                                       - cpu0.children_user - cpu0.children_system, 3)
     return result
 
 
@@ -508,6 +578,20 @@ def _cell_label(nb, index):
     except (IndexError, AttributeError):
         return ""
     return f" ({gid})" if gid else ""
+
+
+def warm_up(task):
+    """Prepare this process for tasks like ``task`` (no notebook needed): load the reference, start a kernel.
+
+    Called once per worker process when a run starts, so the first submission
+    does not wait for imports and a cold kernel.
+    """
+    spec = _task_spec(task)
+    if spec["confine"]:
+        _reference()
+    if task.get("prestart", True):
+        _POOL.prestart(_spec_key(spec), spec)
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def shutdown():
