@@ -11,10 +11,10 @@ from rnncourse import ASSIGNMENT
 from . import cases as adv
 from .course import autograded_text, fingerprint, make, run, scores, scratch_course
 
-CELL_TIMEOUT = 5
+CELL_TIMEOUT = 10
 """Per-cell timeout of the scratch course (the real course keeps nbgrader's 30 s)."""
 
-TOTAL_TIMEOUT = 60
+TOTAL_TIMEOUT = 150
 """Wall time per submission of the scratch course (bounds the submissions that hang every cell)."""
 
 GRADE_TIMEOUT = 900
