@@ -97,6 +97,9 @@ class Limits:
         Memory (RAM and ``/tmp``) of all processes of one sandbox together,
         4 GiB, enforced by a memory cgroup where the grader may create one
         (see :attr:`Sandbox.cgroup`); otherwise only ``memory`` per process holds.
+    work_size : int
+        Size of the working directory, 256 MiB: as root it becomes a tmpfs of
+        that size, so student code cannot fill the host's disk.
     """
 
     cell_timeout: float = 30.0
@@ -109,6 +112,7 @@ class Limits:
     tmp_size: int = 256 * 1024 ** 2
     message_bytes: int = 32 * 1024 ** 2
     memory_total: int = 4 * 1024 ** 3
+    work_size: int = 256 * 1024 ** 2
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -187,6 +191,7 @@ class Sandbox:
         self.judge_dir = os.path.realpath(os.fspath(judge_dir)) if judge_dir else None
         self.binds = self._binds(binds)
         self.cgroup = _make_cgroup(os.path.basename(self.control), self.limits) if self.root_mode else None
+        self.work_mount = self._mount_workdir() if self.root_mode else False
         self._launches = 0
         self._closed = False
 
@@ -276,6 +281,33 @@ class Sandbox:
             json.dump(self.config(cwd), f)
         return [sys.executable, "-I", "-S", script, config, "--", *argv]
 
+    def _mount_workdir(self):
+        """Put a size-limited tmpfs (``limits.work_size``) under the workdir, keeping its files.
+
+        Mounted in the grader's own mount namespace, so the grader sees what the
+        student's code writes (and can still add files); unmounted by :meth:`close`.
+        Returns whether it is mounted.
+        """
+        from .confine import MS_NODEV, MS_NOSUID, _mount
+
+        _umount_stale()
+        if os.path.ismount(self.workdir):
+            return False
+        aside = os.path.join(self.control, "workdir-files")
+        os.mkdir(aside)
+        names = os.listdir(self.workdir)
+        for name in names:
+            shutil.move(os.path.join(self.workdir, name), os.path.join(aside, name))
+        try:
+            _mount(f"rnncourse:{os.path.basename(self.control)}", self.workdir, "tmpfs",
+                   MS_NOSUID | MS_NODEV, f"size={int(self.limits.work_size)},mode=0700")
+            mounted = True
+        except OSError:
+            mounted = False
+        for name in names:
+            shutil.move(os.path.join(aside, name), os.path.join(self.workdir, name))
+        return mounted
+
     def kernel_manager(self, kernel_name="python3", asynchronous=True, **kwargs):
         """A ``jupyter_client.KernelManager`` whose kernel runs in this sandbox.
 
@@ -345,6 +377,8 @@ class Sandbox:
         if self._closed:
             return
         self.kill_all()
+        if self.work_mount:
+            _umount(self.workdir)
         if self.cgroup:
             for _ in range(50):
                 try:
@@ -382,6 +416,30 @@ def _pids_of_uid(uid):
             except FileNotFoundError:
                 pass
     return found
+
+
+def _umount(path):
+    from .confine import MNT_DETACH, _c
+
+    _c().umount2(os.fsencode(path), MNT_DETACH)
+
+
+def _umount_stale():
+    """Unmount workdir tmpfs left by a grader that was killed (their control directory is gone)."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        fields = line.split()
+        try:
+            source = fields[fields.index("-") + 2]
+        except (ValueError, IndexError):
+            continue
+        if source.startswith("rnncourse:rnncourse-sandbox-") and not os.path.exists(
+                os.path.join(tempfile.gettempdir(), source.split(":", 1)[1])):
+            _umount(fields[4].encode().decode("unicode_escape"))
 
 
 def _make_cgroup(name, limits):

@@ -10,7 +10,7 @@ data intact, nothing leaked, no process left, no late strike.
 
 import pytest
 from adversarial import cases as adv
-from adversarial.course import leaks
+from adversarial.course import leaks, written_mib
 from adversarial.ours import grade_class
 
 from rnncourse import FUNCTIONS, cases, sandbox
@@ -67,4 +67,7 @@ def test_case(graded, case):
         assert any("tamper" in f for f in status.get("flags", [])), f"not flagged: {status}"
     text = graded["autograded"].get(student) or ""
     assert leaks(text) == [], "instructor data was readable"
+    if case.max_written_mib is not None:
+        wrote = written_mib(text)
+        assert wrote is not None and wrote <= case.max_written_mib, f"wrote {wrote} MiB"
     assert len(text) < 8 * 1024 ** 2, "output flood kept"

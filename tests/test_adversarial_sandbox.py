@@ -157,6 +157,33 @@ def test_memory_of_the_whole_sandbox_is_capped(tmp_path):
 
 
 @needs_sandbox
+def test_workdir_cannot_fill_the_disk(tmp_path):
+    (tmp_path / "given.txt").write_text("released file")
+    limits = sandbox.Limits(work_size=8 * 1024 ** 2)
+    with sandbox.Sandbox(tmp_path, limits) as sb:
+        if not sb.work_mount:
+            pytest.skip("the workdir cannot be made a tmpfs here (needs root)")
+        (tmp_path / "late.txt").write_text(" (and a file the grader added later)")
+        probe = """
+            n = 0
+            print(open("given.txt").read() + open("late.txt").read())
+            try:
+                while True:
+                    with open(f"f{n}", "wb") as f:
+                        f.write(b"x" * 1024 ** 2)
+                    n += 1
+            except OSError as e:
+                print(n, e.strerror)
+        """
+        proc = subprocess.run(sb.wrap([sys.executable, "-c", textwrap.dedent(probe)]),
+                              capture_output=True, text=True, timeout=60)
+        given, stopped = proc.stdout.splitlines()
+        assert given == "released file (and a file the grader added later)"
+        assert int(stopped.split()[0]) < 8 and "space" in stopped
+    assert not os.path.ismount(tmp_path)
+
+
+@needs_sandbox
 def test_total_timeout_kills_the_tree(tmp_path):
     code, _, _ = confined(tmp_path, "import time; time.sleep(600)",
                           sandbox.Limits(total_timeout=2), timeout=60)

@@ -426,6 +426,19 @@ for _ in range($LINES):
     sys.stdout.write(_line)
 '''
 
+DISK_FILL = '''
+_block = b"x" * (64 * 2 ** 20)
+_written = 0
+try:
+    for _i in range($FILES):
+        with open(f"fill-{_i}.bin", "wb") as _f:
+            _f.write(_block)
+        _written += len(_block)
+except OSError as _e:
+    print("refused:", _e.strerror)
+print("WROTE:", _written // 2 ** 20, "MiB")
+'''
+
 LINGERING_CHILD = '''
 import os, time
 

@@ -46,6 +46,7 @@ class Case:
     stock_note: str = ""
     leak_check: bool = False
     flagged: bool = False
+    max_written_mib: int = None
 
 
 def honest_points(only=HONEST):
@@ -244,6 +245,8 @@ CASES = [
          _nb(lambda ctx: ctx.with_attack("MEMORY")),
          stock_note="stock run under `prlimit --as=6GiB` (unbounded it would exhaust the host)"),
     Case("output_flood", "a cell prints 100 MB", _flood),
+    Case("disk_fill", "writes 64 MiB files into its working directory, 1 GiB in all",
+         _nb(lambda ctx: ctx.with_attack("DISK_FILL", FILES=16)), max_written_mib=256),
     Case("lingering_child", f"a double-forked, setsid child sleeps {STRIKE_DELAY} s, then deletes the "
          "gradebook and source and writes a marker", _nb(lambda ctx: ctx.with_attack(
              "LINGERING_CHILD", DELAY=STRIKE_DELAY))),

@@ -156,6 +156,14 @@ def leaks(notebook_text, course=None):
     return sorted(found)
 
 
+def written_mib(notebook_text):
+    """What the disk-fill attack reported it wrote (``WROTE: N MiB``), or None."""
+    for line in outputs_text(notebook_text).splitlines():
+        if line.startswith("WROTE:"):
+            return int(line.split()[1])
+    return None
+
+
 def autograded_text(course, student):
     p = Path(course) / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     return p.read_text(errors="replace") if p.exists() else None

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from adversarial import cases as adv  # noqa: E402
 from adversarial import ours, stock  # noqa: E402
-from adversarial.course import leaks  # noqa: E402
+from adversarial.course import leaks, written_mib  # noqa: E402
 from rnncourse import FUNCTIONS  # noqa: E402
 
 STOCK_JSON = HERE / "stock_results.json"
@@ -72,6 +72,8 @@ def stock_summary(case, r):
         parts.append("**wrote outside the course**")
     if r["leaks"]:
         parts.append("read: " + "; ".join(r["leaks"]))
+    if r.get("written_mib"):
+        parts.append(f"wrote {r['written_mib']} MiB to the course's disk")
     if r["autograded_bytes"] > 20 * 1024 ** 2:
         parts.append(f"autograded notebook {r['autograded_bytes'] / 1024 ** 2:.0f} MB")
     parts.append(f"{r['seconds']:g} s")
@@ -89,6 +91,9 @@ def ours_summary(case, g):
     flags = [f for f in status.get("flags", []) if "tamper" in f]
     if flags:
         parts.append("flagged: possible tampering")
+    wrote = written_mib(g["autograded"].get(student) or "")
+    if wrote is not None:
+        parts.append(f"its writes stopped at {wrote} MiB")
     found = leaks(g["autograded"].get(student) or "", g["course"])
     if found:
         parts.append("**read: " + "; ".join(found[:3]) + "**")

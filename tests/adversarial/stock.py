@@ -12,7 +12,16 @@ from pathlib import Path
 from rnncourse import ASSIGNMENT
 
 from . import cases as adv
-from .course import autograded_text, fingerprint, leaks, prepare_gradebook, run, scores, scratch_course
+from .course import (
+    autograded_text,
+    fingerprint,
+    leaks,
+    prepare_gradebook,
+    run,
+    scores,
+    scratch_course,
+    written_mib,
+)
 
 STOCK_TIMEOUT = 420
 MEMORY_PREFIX = ("prlimit", f"--as={6 * 1024 ** 3}", "--")
@@ -45,6 +54,7 @@ def grade_case(case, workdir):
                           | {k for k in before if after.get(k, before[k]) != before[k]}),
         "marker": marker.exists(),
         "leaks": leaks(text, course),
+        "written_mib": written_mib(text),
         "log_errors": [ln for ln in out.splitlines() if "[ERROR]" in ln or "Traceback" in ln][:5],
         "autograded_bytes": len(text.encode()),
     }
