@@ -421,18 +421,19 @@ class Store:
                           .filter(api.SubmittedAssignment.assignment_id == assignment.id,
                                   api.SubmittedAssignment.student_id == outcome.student)
                           .one_or_none())
-            if submission is None:
-                submission = api.SubmittedAssignment(assignment=assignment, student=student)
-                for notebook in assignment.notebooks:
-                    nb = api.SubmittedNotebook(notebook=notebook, assignment=submission)
-                    for cell in notebook.grade_cells:
-                        api.Grade(cell_id=cell.id, notebook=nb)
-                    for cell in notebook.solution_cells:
-                        api.Comment(cell_id=cell.id, notebook=nb)
-                    for cell in notebook.task_cells:
-                        api.Comment(cell_id=cell.id, notebook=nb)
-                        api.Grade(cell_id=cell.id, notebook=nb)
-                db.add(submission)
+            if submission is None:  # the same rows as nbgrader's Gradebook.add_submission
+                with db.no_autoflush:
+                    submission = api.SubmittedAssignment(assignment=assignment, student=student)
+                    db.add(submission)
+                    for notebook in assignment.notebooks:
+                        nb = api.SubmittedNotebook(notebook=notebook, assignment=submission)
+                        for cell in notebook.grade_cells:
+                            api.Grade(cell_id=cell.id, notebook=nb)
+                        for cell in notebook.solution_cells:
+                            api.Comment(cell_id=cell.id, notebook=nb)
+                        for cell in notebook.task_cells:
+                            api.Comment(cell_id=cell.id, notebook=nb)
+                            api.Grade(cell_id=cell.id, notebook=nb)
             if outcome.timestamp is not None:
                 submission.timestamp = outcome.timestamp
             db.flush()

@@ -38,6 +38,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
@@ -381,8 +382,9 @@ class _LocalExecutor:
 class _InlineExecutor:
     """``workers=0``: execute in this process, one at a time (for debugging)."""
 
-    workers = 1
-    label = "in-process"
+    def __init__(self):
+        self.workers = 1
+        self.label = "in-process"
 
     def submit(self, task):
         from .worker import execute_submission
@@ -534,6 +536,30 @@ def _timestamp(course, folder):
         return None, text
 
 
+def _run_lock(course):
+    """Hold ``.grade.lock`` in the course for this run: one coordinator, hence one writer, at a time.
+
+    The kernel releases the lock when the process ends in any way (even SIGKILL).
+    """
+    import fcntl
+
+    path = course.root / ".grade.lock"
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        who = f.read().strip() or "another process"
+        f.close()
+        raise GradingRefused(f"another grading run holds {path} ({who}): wait for it to finish or "
+                             "stop it, then run again (it resumes where that run stopped)") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    f.flush()
+    return f
+
+
 def _default_workers():
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -627,6 +653,7 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
            backup, prestart, warm, figures, log):
     t_start = time.monotonic()
     cpu0 = os.times()
+    lock = _run_lock(course)
     confined = not unsafe_no_sandbox
     if confined:
         from . import sandbox
@@ -700,13 +727,16 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
         base_task = {"files": source_files, "limits": limits_obj.to_dict(), "execute": execute,
                      "confine": confined, "recheck": confined, "prestart": prestart, "warm": warm,
                      "figures": figures, "reference_digest": digest}
-        template = base_task if todo else None
-        if scheduler:
-            executor = _DaskExecutor(scheduler, template)
+        if not todo:
+            executor = _InlineExecutor()  # nothing to run: no workers to start
+            executor.label = scheduler or "local"
+            executor.workers = 0
+        elif scheduler:
+            executor = _DaskExecutor(scheduler, base_task)
         elif workers == 0:
             executor = _InlineExecutor()
         else:
-            executor = _LocalExecutor(max(1, int(workers or _default_workers())), template)
+            executor = _LocalExecutor(max(1, int(workers or _default_workers())), base_task)
         summary.workers, summary.mode = executor.workers, executor.label
         bar = _progress_bar(len(todo), progress)
         timings = {}
@@ -812,6 +842,7 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
             bar.close()
         if export:
             store.export_csv(course.root / "grades.csv")
+    lock.close()
     summary.timings = {k: round(sum(v) / len(v), 4) for k, v in timings.items() if v}
     own = os.times()
     if todo:
