@@ -179,7 +179,9 @@ class Kernel:
         else:
             from jupyter_client import KernelManager
 
-            self.km = KernelManager(kernel_name=execute["kernel_name"])
+            # Its clients asynchronous, as nbclient needs (a blocking one would hang when the kernel dies).
+            self.km = KernelManager(kernel_name=execute["kernel_name"],
+                                    client_class="jupyter_client.asynchronous.AsyncKernelClient")
             env = dict(os.environ, NBGRADER_EXECUTION="autograde")
         self.launched = time.monotonic()
         kw = {"extra_arguments": args, "cwd": self.workdir}
