@@ -116,6 +116,12 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
         For each of the eight functions: ``"points"`` (float) and ``"report"``
         (the same text as the in-kernel check for the same outputs, or why it
         could not be checked).
+
+    Raises
+    ------
+    RecheckError
+        When the confined process could not start at all (before any student
+        code ran): grade the submission again later rather than record zeros.
     """
     limits = Limits.from_dict(limits)
     try:
@@ -153,7 +159,7 @@ def _run(judge, sandbox, limits):
     deadline = time.monotonic() + limits.total_timeout
     skip = {"cells": [], "functions": [], "cell_timeout": limits.cell_timeout}
     notes = {}
-    for _ in range(MAX_ROUNDS):
+    for round_ in range(MAX_ROUNDS):
         judge.progress, judge.progress_time = None, time.monotonic()
         judge.expect_grader()
         argv = sandbox.wrap([os.path.join(sys.prefix, "bin", "python"), "-m", "rnncourse.driver",
@@ -190,6 +196,10 @@ def _run(judge, sandbox, limits):
             notes[progress["fn"]] = f"its check was stopped: {why}"
         else:
             detail = stderr.splitlines()[-1] if stderr else "no message"
+            if round_ == 0:
+                # The driver reports before it runs any student code: silence means the
+                # grading machinery failed, not the submission.
+                raise RecheckError(f"the re-check driver did not start: {why} ({detail})")
             for fn in FUNCTIONS:
                 notes.setdefault(fn, f"the re-check could not run: {why} ({detail})")
             return notes
@@ -198,6 +208,10 @@ def _run(judge, sandbox, limits):
         skip["functions"] = sorted(set(judge.begun) | set(judge.results) | set(skip["functions"])
                                    | ({progress["fn"]} if "fn" in progress else set()))
     return notes
+
+
+class RecheckError(RuntimeError):
+    """The re-check could not run at all (a problem of the grading machinery, not of the submission)."""
 
 
 def _all_zero(why):

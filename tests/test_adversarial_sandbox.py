@@ -378,3 +378,12 @@ def test_recheck_rejects_unreadable_notebooks_and_bad_file_names():
     assert "could not be read" in got["rnn_forward"]["report"]
     with pytest.raises(ValueError, match="plain file names"):
         recheck.recheck(_notebook({}), {"../escape.py": b""})
+
+
+@needs_sandbox
+def test_recheck_that_cannot_start_is_an_error_not_zeros(monkeypatch):
+    """Zeros are recorded only for what the submission did; a broken grader raises instead."""
+    monkeypatch.setattr(sandbox, "CLIENT_MODULES",
+                        tuple(m for m in sandbox.CLIENT_MODULES if m != "driver.py"))
+    with pytest.raises(recheck.RecheckError, match="did not start"):
+        recheck.recheck(_notebook({}), {})
