@@ -424,7 +424,6 @@ class Store:
             if submission is None:  # the same rows as nbgrader's Gradebook.add_submission
                 with db.no_autoflush:
                     submission = api.SubmittedAssignment(assignment=assignment, student=student)
-                    db.add(submission)
                     for notebook in assignment.notebooks:
                         nb = api.SubmittedNotebook(notebook=notebook, assignment=submission)
                         for cell in notebook.grade_cells:
@@ -434,6 +433,7 @@ class Store:
                         for cell in notebook.task_cells:
                             api.Comment(cell_id=cell.id, notebook=nb)
                             api.Grade(cell_id=cell.id, notebook=nb)
+                    db.add(submission)  # after the tree is built: the add cascades to all of it
             if outcome.timestamp is not None:
                 submission.timestamp = outcome.timestamp
             db.flush()
