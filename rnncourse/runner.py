@@ -30,6 +30,7 @@ A broken submission (unreadable notebook, timeout, dead kernel) is recorded
 with a clear error for that student and never stops the others.
 """
 
+import collections
 import concurrent.futures
 import contextlib
 import datetime
@@ -52,6 +53,7 @@ GRADER_VERSION = "1"
 """Part of every submission's fingerprint: bump it when grading changes, to regrade everyone."""
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 ** 2
+IOPUB_TIMEOUT = 20
 MAX_FILE_BYTES = 16 * 1024 ** 2
 
 
@@ -469,7 +471,9 @@ def _execute_settings(course):
         "timeout": ex.timeout if ex.timeout is not None else 30,
         "interrupt_on_timeout": bool(ex.interrupt_on_timeout),
         "startup_timeout": ex.startup_timeout,
-        "iopub_timeout": ex.iopub_timeout,
+        # Waiting longer for a cell's last outputs changes no score; on a busy machine nbgrader's 4 s
+        # fails whole submissions ("Timeout waiting for IOPub output").
+        "iopub_timeout": max(ex.iopub_timeout, IOPUB_TIMEOUT),
         "raise_on_iopub_timeout": bool(ex.raise_on_iopub_timeout),
         "extra_arguments": list(ex.extra_arguments),
         "kernel_name": ex.kernel_name or "python3",
@@ -783,8 +787,12 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
                                      if k not in source_files and k != "timestamp.txt"})
             return task, None, files
 
-        def collect(student, fp, ts, files, result, started):
+        def collect(student, fp, ts, files, result, started, task):
             if result.get("infra_error"):
+                if retried.get(student, 0) < 1:  # once more in this run (a worker lost, a busy machine)
+                    retried[student] = retried.get(student, 0) + 1
+                    queue.append((student, None, fp, ts, task, files))
+                    return
                 summary.retry[student] = result["infra_error"]
                 if bar is not None:
                     bar.update(1)
@@ -806,28 +814,30 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
                                     seconds=time.monotonic() - started), files, nb_json)
 
         pending = {}
-        queue = list(todo)
+        queue = collections.deque((s, folder, fp, ts, None, None) for s, folder, fp, ts, _ in todo)
+        retried = {}
         limit = max(2, 2 * executor.workers)
         try:
             while queue or pending:
                 while queue and len(pending) < limit:
-                    student, folder, fp, ts, _ = queue.pop(0)
-                    task, outcome, files = prepare(student, folder, fp, ts)
-                    if outcome is not None:
-                        finish(student, outcome, files, None)
-                        continue
+                    student, folder, fp, ts, task, files = queue.popleft()
+                    if task is None:
+                        task, outcome, files = prepare(student, folder, fp, ts)
+                        if outcome is not None:
+                            finish(student, outcome, files, None)
+                            continue
                     fut = executor.submit(task)
-                    pending[fut] = (student, fp, ts, files, time.monotonic())
+                    pending[fut] = (student, fp, ts, files, time.monotonic(), task)
                 if not pending:
                     continue
                 for fut in executor.wait(pending, timeout=1.0):
-                    student, fp, ts, files, started = pending.pop(fut)
+                    student, fp, ts, files, started, task = pending.pop(fut)
                     try:
                         result = executor.result(fut)
                     except Exception as exc:  # the worker process or Dask worker died
                         result = {"infra_error": f"the worker failed: {type(exc).__name__}: {exc}"}
                     try:
-                        collect(student, fp, ts, files, result, started)
+                        collect(student, fp, ts, files, result, started, task)
                     except Exception as exc:
                         summary.retry[student] = f"could not record the result: {type(exc).__name__}: {exc}"
                         if os.environ.get("RNNCOURSE_DEBUG"):

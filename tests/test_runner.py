@@ -11,6 +11,7 @@ About 90 s on the 2-core machine (stock grading is most of it).
 import csv
 import json
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -87,6 +88,11 @@ def seed(tmp_path_factory):
 def stock(seed):
     root = bench.clone_course(seed, seed.parent / "stock")
     seconds, proc = bench.run_stock(root)
+    # On a busy machine stock nbgrader sometimes gives up on a submission ("Timeout waiting for
+    # IOPub output" after 4 s): grade those once more, as an instructor would.
+    failed = re.findall(r"error processing assignment '\w+' for student '(\w+)'", proc.stderr)
+    for student in failed:
+        seconds, proc = bench.run_stock(root, ("--student", student, "--force"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return root
 
