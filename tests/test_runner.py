@@ -5,7 +5,7 @@ cell that never returns); stock nbgrader and the runner each grade a copy of
 it. The runner's copy also gets broken submissions (malformed JSON, non-UTF-8
 bytes, a renamed notebook, a kernel that dies), which must each get their own
 clear error without stopping the others.
-About 90 s on the 2-core machine (stock grading is most of it).
+About 65 s on the 2-core machine (stock grading is most of it).
 """
 
 import csv
