@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import FUNCTIONS, cases, gradebook
+from . import FUNCTIONS, cases, gradebook, structure
 from .gradebook import CourseError, Outcome
 
 GRADER_VERSION = "1"
@@ -183,7 +183,11 @@ class _Sanitizer:
                     nb, resources = self.add_missing_task_cells(nb, resources)
                 return nb, resources
 
+        import nbformat
+
         cfg = course.config
+        released = course.release_dir() / f"{course.notebook}.ipynb"
+        self.released = nbformat.read(str(released), as_version=4) if released.is_file() else None
         self.steps = [ClearOutput(config=cfg), DeduplicateIds(config=cfg),
                       SnapshotKernelspec(config=cfg), SnapshotCells(config=cfg),
                       CheckCellMetadata(config=cfg)]
@@ -192,6 +196,9 @@ class _Sanitizer:
     def __call__(self, nb, student):
         resources = {"nbgrader": {"student": student, "assignment": self.course.assignment,
                                   "notebook": self.course.notebook, "db_url": self.course.db_url}}
+        if self.released is not None:
+            # Deleted, edited, duplicated or re-labelled test and read-only cells are put back.
+            nb = structure.restore(nb, self.released)
         for step in self.steps:
             if step.enabled:
                 nb, resources = step.preprocess(nb, resources)

@@ -21,8 +21,7 @@ TIMEOUT = 5  # per cell, so the hanging student costs seconds, not the course's 
 
 
 def run(root, *args, check=True):
-    # Plots are not rendered here (MPLBACKEND=agg): they cost time and no points.
-    env = dict(os.environ, RNNCOURSE_DB_URL=f"sqlite:///{root / 'gradebook.db'}", MPLBACKEND="agg")
+    env = dict(os.environ, RNNCOURSE_DB_URL=f"sqlite:///{root / 'gradebook.db'}")
     proc = subprocess.run([NBGRADER, *args], cwd=root, capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"nbgrader {args} failed:\n{proc.stdout}\n{proc.stderr}")

@@ -268,7 +268,8 @@ CASES = [
     Case("missing_notebook", "the notebook was renamed (my_rnn_lstm.ipynb)",
          lambda ctx: ctx.files(dump(ctx.fill(ctx.honest())), name="my_rnn_lstm.ipynb"),
          max_points=zero_points(), min_points=zero_points(), error=True),
-    Case("enormous", "a 120 MB notebook", _enormous, min_points=zero_points()),
+    Case("enormous", "a 120 MB notebook", _enormous,
+         max_points=zero_points(), min_points=zero_points(), error=True),
 ]
 
 BY_NAME = {c.name: c for c in CASES}
