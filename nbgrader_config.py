@@ -13,8 +13,9 @@ c.CourseDirectory.course_id = "rnn-lstm"
 c.CourseDirectory.root = HERE
 
 # Gradebook: SQLite beside this file by default. For PostgreSQL set
-# RNNCOURSE_DB_URL, e.g. postgresql://USER:PASSWORD@HOST:5432/DBNAME (keep
-# credentials out of this file).
+# RNNCOURSE_DB_URL, e.g. postgresql+psycopg2://USER:PASSWORD@HOST:5432/DBNAME
+# (name the psycopg2 driver: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3,
+# which is not installed; keep credentials out of this file).
 c.CourseDirectory.db_url = os.environ.get(
     "RNNCOURSE_DB_URL", "sqlite:///" + os.path.join(HERE, "gradebook.db"))
 
