@@ -124,15 +124,16 @@ class Judge:
         os.chmod(self.socket_path, 0o600)
         srv.listen(MAX_CONNECTIONS)
         self._server = srv
-        t = threading.Thread(target=self._accept, name="rnncourse-judge", daemon=True)
+        t = threading.Thread(target=self._accept, args=(srv,), name="rnncourse-judge", daemon=True)
         t.start()
         self._threads.append(t)
         return self
 
-    def _accept(self):
+    def _accept(self, srv):
+        # ``srv``, not ``self._server``: close() sets that to None while we may be waiting here.
         while True:
             try:
-                conn, _ = self._server.accept()
+                conn, _ = srv.accept()
             except OSError:
                 return
             with self._lock:

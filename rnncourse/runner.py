@@ -273,7 +273,10 @@ def score_notebook(nb_json, confined, judge, recheck):
     scores, comments, flags, details
         ``{grade_id: score}``, ``{grade_id: comment}``, ``[str]``,
         ``{grade_id: {...}}``. The in-kernel score of a cell is exactly
-        ``nbgrader.utils.determine_grade``'s; a test cell that never ran scores 0.
+        ``nbgrader.utils.determine_grade``'s; a test cell that never ran scores 0
+        there. With ``confined``, the final score is the lowest of the in-kernel,
+        judge and re-check verdicts; for a test cell that never ran (the kernel
+        died or time ran out before it) it is the re-check's alone.
     """
     import logging
 
@@ -311,7 +314,14 @@ def score_notebook(nb_json, confined, judge, recheck):
                     info["recheck_report"] = recheck[fn]["report"][:4000]
                 info["judge"] = judged
                 info["recheck"] = rechecked
-                final = min(x for x in (auto, judged, rechecked) if x is not None)
+                if not_run and rechecked is not None:
+                    # The kernel never reached this cell (it died, or the notebook ran out of
+                    # time): there is no in-notebook verdict to compare, and the re-check ran
+                    # the same check outside the student's reach. Honest work still counts.
+                    final = rechecked
+                    info["scored_by"] = "re-check (the cell never ran in the notebook)"
+                else:
+                    final = min(x for x in (auto, judged, rechecked) if x is not None)
                 if auto > judged + 1e-9 and not_run is False:
                     flags.append(f"possible tampering in {gid}: the notebook shows {auto:g} points, "
                                  f"but the judge recorded {judged:g} for the check of {fn}")

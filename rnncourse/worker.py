@@ -568,12 +568,12 @@ def _run_notebook(task, spec, kernel, timings):
     timings["execute"] = round(end - t, 4)
     if expired.is_set():
         error = (f"stopped after the time limit of {limits.total_timeout:g} s for the whole "
-                 "notebook (cells not reached score 0)")
+                 "notebook (cells not reached are scored by the re-check alone)")
     elif error is not None and state["cell"] is not None:
         error += f" while running cell {state['cell']}" + _cell_label(nb, state["cell"])
         if error.startswith("the kernel died"):
             error += (" (the code exited the kernel, crashed it or ran out of memory); "
-                      "cells not reached score 0")
+                      "cells not reached are scored by the re-check alone")
     nb = _postprocess(nb, execute)
     return nbformat.writes(nb), error
 

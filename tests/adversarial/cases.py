@@ -55,9 +55,10 @@ def honest_points(only=HONEST):
 
 BEFORE_ATTACK = honest_points(only=("rnn_cell_forward",))
 """Lower bound where the attack stops the in-kernel run or disables the student's own later
-hidden tests: the honest function graded before the attack must be credited; the one after it
-may score 0 (as in nbgrader: cells not reached score 0; a hidden test that never ran is not
-credited)."""
+hidden tests from inside the kernel (input or AST transformers): the honest function graded
+before the attack must be credited; the one after it may score 0, because its hidden test ran but
+was disabled, and the lower verdict counts. (When the kernel dies or times out instead, the cells
+it never reached are scored by the re-check alone, so all honest work counts.)"""
 
 
 def zero_points():
@@ -225,20 +226,16 @@ CASES = [
     Case("mutate", "zeroes its inputs in place and the cached reference arrays, answers zeros",
          _mutate),
     Case("os_exit", "rnn_forward calls os._exit(0) (kernel dies in its hidden test)",
-         _nb(lambda ctx: ctx.with_attack("OS_EXIT")),
-         min_points=BEFORE_ATTACK),
+         _nb(lambda ctx: ctx.with_attack("OS_EXIT"))),
     Case("sys_exit", "sys.exit() in a cell and SystemExit raised by functions",
          _nb(lambda ctx: ctx.with_attack("SYS_EXIT"))),
     Case("kill_kernel", "rnn_forward SIGKILLs its parent process, then itself",
          _nb(lambda ctx: ctx.with_attack("KILL_KERNEL")),
-         stock_note="the kernel's parent is the nbgrader process itself",
-         min_points=BEFORE_ATTACK),
+         stock_note="the kernel's parent is the nbgrader process itself"),
     Case("sigint_loop", "rnn_forward ignores SIGINT and loops forever",
-         _nb(lambda ctx: ctx.with_attack("SIGINT_LOOP")),
-         min_points=BEFORE_ATTACK),
+         _nb(lambda ctx: ctx.with_attack("SIGINT_LOOP"))),
     Case("signals_loop", "rnn_forward ignores SIGINT/SIGALRM/SIGTERM, swallows exceptions, loops",
-         _nb(lambda ctx: ctx.with_attack("SIGNALS_LOOP")),
-         min_points=BEFORE_ATTACK),
+         _nb(lambda ctx: ctx.with_attack("SIGNALS_LOOP"))),
     Case("sleep", "rnn_forward sleeps past every timeout",
          _nb(lambda ctx: ctx.with_attack("SLEEP"))),
     Case("memory", "rnn_forward allocates memory until it fails",
