@@ -1,5 +1,9 @@
 """The wrapper that confines one command: ``python -I -S confine.py CONFIG_FILE -- ARGV...``.
 
+Or ``python -I -S confine.py --via SERVER CONFIG_FILE -- ARGV...``: the same
+confinement, set up by a fork server (:mod:`rnncourse.zygote`) whose
+process has the program's modules imported already.
+
 :meth:`rnncourse.sandbox.Sandbox.wrap` builds that command; the design is
 described in :mod:`rnncourse.sandbox`. This file is run as a script before
 anything is confined, so it imports only a few standard modules (its start-up
@@ -179,8 +183,13 @@ def _setup_root(cfg):
         pass
 
 
-def _payload(cfg, argv, env):
-    """Drop everything and exec ``argv`` (the forked child of the init)."""
+def _payload(cfg, argv, env, run=None):
+    """Drop everything and exec ``argv`` (the forked child of the init).
+
+    With ``run`` (a fork server's child, :mod:`rnncourse.zygote`), call
+    ``run(argv, env)`` in this process instead of exec: the program's modules
+    are already imported, the confinement is the same.
+    """
     import resource
 
     os.closerange(3, 1 << 16)
@@ -197,13 +206,16 @@ def _payload(cfg, argv, env):
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     os.umask(0o077)
     os.chdir(cfg["cwd"])
+    if run is not None:
+        run(argv, env)
+        os._exit(0)
     prog = argv[0]
     if "/" not in prog:
         prog = _which(prog, env.get("PATH", "/usr/bin:/bin"))
     os.execve(prog, argv, env)
 
 
-def _init(cfg, argv, env, alive_fd):
+def _init(cfg, argv, env, alive_fd, run=None):
     """PID 1 of the new namespace: set up the root, fork the payload, reap, exit with it."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     # Go on only when the wrapper says so (it has recorded our pid and put us in the
@@ -223,10 +235,14 @@ def _init(cfg, argv, env, alive_fd):
             for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE,
                       signal.SIGTERM, signal.SIGHUP):
                 signal.signal(s, signal.SIG_DFL)
-            _payload(cfg, argv, env)
+            _payload(cfg, argv, env, run)
         except BaseException as exc:  # report why the payload could not start
             os.write(2, f"sandbox: cannot start {argv[0]!r}: {exc}\n".encode())
         os._exit(127)
+    if run is not None:
+        # Forked by a fork server, the payload is not in the launcher's process group:
+        # interrupts come to the init, which passes them on.
+        signal.signal(signal.SIGINT, lambda *a: os.kill(pid, signal.SIGINT))
     while True:
         try:
             done, status = os.wait()
@@ -255,9 +271,16 @@ def _give_workdir(cfg):
                 pass
 
 
-def _wrapper_main(cfg, argv):
-    """The command :meth:`Sandbox.wrap` returns: namespaces, fork the init, wait, time out."""
-    env = scrub(os.environ, cfg["env_extra"])
+def _wrapper_main(cfg, argv, run=None, conn=None, environ=None):
+    """The command :meth:`Sandbox.wrap` returns: namespaces, fork the init, wait, time out.
+
+    ``run``, ``conn`` and ``environ`` are given in a fork server's child
+    (:mod:`rnncourse.zygote`): the payload calls ``run`` instead of exec,
+    ``conn`` is the launcher's connection (a byte ``i`` asks for an
+    interrupt, its end kills everything; the exit status is sent back on it),
+    and ``environ`` is the launcher's environment.
+    """
+    env = scrub(os.environ if environ is None else environ, cfg["env_extra"])
     flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     if not cfg["root_mode"]:
         uid, gid = os.getuid(), os.getgid()
@@ -275,8 +298,10 @@ def _wrapper_main(cfg, argv):
     pid = os.fork()
     if pid == 0:
         os.close(w)
+        if conn is not None:
+            conn.close()
         try:
-            _init(cfg, argv, env, r)
+            _init(cfg, argv, env, r, run)
         except BaseException as exc:
             os.write(2, f"sandbox: cannot set up the confinement: {exc}\n".encode())
         os._exit(126)
@@ -311,13 +336,77 @@ def _wrapper_main(cfg, argv):
     parent = os.getppid()
     pidfd = os.pidfd_open(pid)
     while True:
-        select.select([pidfd], [], [], 1.0)
+        ready, _, _ = select.select([pidfd] + ([conn] if conn is not None else []), [], [], 1.0)
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
-        if os.getppid() != parent:
+        if conn is not None and conn in ready:
+            try:
+                data = conn.recv(64)
+            except OSError:
+                data = b""
+            if not data:  # the launcher is gone: so is everything it started
+                kill(signal.SIGHUP, None)
+            if b"i" in data:
+                try:
+                    os.kill(pid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+        elif conn is None and os.getppid() != parent:
             kill(signal.SIGHUP, None)
-    sys.exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+    code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    if conn is not None:
+        try:
+            conn.send(f"exit {code}".encode())
+        except OSError:
+            pass
+        os._exit(code)
+    sys.exit(code)
+
+
+def _launcher_main(server, config, argv):
+    """``confine.py --via SERVER CONFIG -- ARGV``: have a fork server run ``argv`` confined.
+
+    Stands for the confined process towards whoever started it (a kernel
+    manager): it lives as long as the process does, exits with its status,
+    passes interrupts on, and its death (even by SIGKILL) kills the process.
+    """
+    import socket
+
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        conn.connect(server)
+        request = json.dumps({"config": config, "argv": argv, "environ": scrub(os.environ, {})})
+        socket.send_fds(conn, [request.encode()], [0, 1, 2])
+    except OSError as exc:
+        sys.exit(f"sandbox: the fork server at {server} is not available: {exc}")
+
+    def interrupt(signum, frame):
+        try:
+            conn.send(b"i")
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGINT, interrupt)
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, lambda signum, frame: os._exit(128 + signum))
+    parent = os.getppid()
+    conn.settimeout(1.0)
+    while True:
+        try:
+            data = conn.recv(64)
+        except TimeoutError:
+            if os.getppid() != parent:
+                os._exit(129)
+            continue
+        except InterruptedError:
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            os._exit(125)
+        if data.startswith(b"exit "):
+            os._exit(int(data[5:]) & 0xFF)
 
 
 def scrub(base, extra):
@@ -336,6 +425,10 @@ def _which(prog, path):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--via":
+        if len(sys.argv) < 6 or sys.argv[4] != "--":
+            sys.exit("usage: confine.py --via SERVER CONFIG_FILE -- COMMAND...")
+        _launcher_main(sys.argv[2], sys.argv[3], sys.argv[5:])
     with open(sys.argv[1], encoding="utf-8") as _f:
         _cfg = json.load(_f)
     if sys.argv[2] != "--":

@@ -34,6 +34,7 @@ import collections
 import concurrent.futures
 import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -43,10 +44,11 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import FUNCTIONS, cases, gradebook, structure
+from . import FUNCTIONS, _lean, cases, gradebook, structure  # noqa: F401 (_lean: first)
 from .gradebook import CourseError, Outcome
 
 GRADER_VERSION = "1"
@@ -150,10 +152,37 @@ def _notebook_problem(folder, name):
     return msg
 
 
+@functools.lru_cache(maxsize=1)
+def _metadata_schema():
+    import jsonschema
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    nbgrader_validator = MetadataValidator()
+    cls = jsonschema.validators.validator_for(nbgrader_validator.schema)
+    cls.check_schema(nbgrader_validator.schema)
+    return nbgrader_validator, cls(nbgrader_validator.schema)
+
+
+def _validate_cell_metadata(cell):
+    """nbgrader's ``MetadataValidator().validate_cell(cell)``, same errors, schema compiled once."""
+    import jsonschema
+
+    if "nbgrader" not in cell.metadata:
+        return
+    nbgrader_validator, compiled = _metadata_schema()
+    if cell.metadata["nbgrader"].get("schema_version", 0) != nbgrader_validator.schema_version:
+        nbgrader_validator.validate_cell(cell)  # nbgrader's own error for a wrong schema version
+        return
+    error = jsonschema.exceptions.best_match(compiled.iter_errors(cell.metadata["nbgrader"]))
+    if error is not None:
+        raise error
+
+
 class _Sanitizer:
     """nbgrader's sanitizing preprocessors, reading the assignment from a snapshot, not the database."""
 
     def __init__(self, course, snap):
+        from nbgrader.nbgraderformat import ValidationError
         from nbgrader.preprocessors import (
             CheckCellMetadata,
             ClearOutput,
@@ -169,6 +198,20 @@ class _Sanitizer:
                                           resources["nbgrader"]["assignment"]).kernelspec
                 if spec:
                     nb.metadata["kernelspec"] = json.loads(spec)
+                return nb, resources
+
+        class CompiledCheckCellMetadata(CheckCellMetadata):
+            # nbgrader's check, with the schema compiled once: jsonschema.validate() checks the
+            # schema itself again for every cell, most of the coordinator's CPU on a class.
+            def preprocess(self, nb, resources):
+                try:
+                    for cell in nb.cells:
+                        _validate_cell_metadata(cell)
+                except ValidationError:
+                    self.log.error(traceback.format_exc())
+                    msg = "Notebook failed to validate; the nbgrader metadata may be corrupted."
+                    self.log.error(msg)
+                    raise ValidationError(msg) from None
                 return nb, resources
 
         class SnapshotCells(OverwriteCells):
@@ -190,7 +233,7 @@ class _Sanitizer:
         self.released = nbformat.read(str(released), as_version=4) if released.is_file() else None
         self.steps = [ClearOutput(config=cfg), DeduplicateIds(config=cfg),
                       SnapshotKernelspec(config=cfg), SnapshotCells(config=cfg),
-                      CheckCellMetadata(config=cfg)]
+                      CompiledCheckCellMetadata(config=cfg)]
         self.course = course
 
     def __call__(self, nb, student):
@@ -600,7 +643,7 @@ def _progress_bar(total, enabled):
 
 def grade_class(root=None, *, students=None, workers=None, scheduler=None, force=False, db_url=None,
                 limits=None, unsafe_no_sandbox=False, progress=True, export=True, backup=True,
-                prestart=True, warm=True, figures=True, log=None):
+                prestart=True, warm=True, figures=True, fork_server=True, log=None):
     """Grade every submission of the course into its gradebook; return a :class:`Summary`.
 
     Parameters
@@ -639,6 +682,11 @@ def grade_class(root=None, *, students=None, workers=None, scheduler=None, force
         Draw the notebook's figures into the autograded notebooks, as stock
         nbgrader does (default). False builds them without drawing (each shows
         as ``<Figure size ...>``): about twice as fast, same scores.
+    fork_server : bool
+        Start confined kernels and re-checks as forks of a per-worker process
+        that imported ipykernel, numpy and matplotlib once
+        (:mod:`rnncourse.zygote`), under the same confinement; each fork runs
+        one program for one submission. False execs each anew.
     log : callable, optional
         ``log(str)`` for messages (default: print to stderr).
 
@@ -653,7 +701,7 @@ def grade_class(root=None, *, students=None, workers=None, scheduler=None, force
         return _grade(course, students=students, workers=workers, scheduler=scheduler, force=force,
                       limits=limits, unsafe_no_sandbox=unsafe_no_sandbox, progress=progress,
                       export=export, backup=backup, prestart=prestart, warm=warm, figures=figures,
-                      log=log)
+                      fork_server=fork_server, log=log)
 
 
 @contextlib.contextmanager
@@ -671,7 +719,7 @@ def _course_env(root):
 
 
 def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_sandbox, progress, export,
-           backup, prestart, warm, figures, log):
+           backup, prestart, warm, figures, fork_server, log):
     t_start = time.monotonic()
     cpu0 = os.times()
     lock = _run_lock(course)
@@ -685,6 +733,9 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
                 f"student code cannot be confined here ({how}). Fix that (see the README, "
                 "'Isolation'), or, for trusted submissions only, grade unconfined with "
                 "--unsafe-no-sandbox (UNSAFE_NO_SANDBOX=1 with make)")
+        if fork_server and not scheduler and workers != 0:
+            # Shared by this run's local workers; it imports while the class is read.
+            sandbox.share_fork_server()
     else:
         log("WARNING: grading UNCONFINED (--unsafe-no-sandbox): student code runs with your "
             "rights and can read or change the course, the gradebook and other students' work. "
@@ -747,7 +798,7 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
 
         base_task = {"files": source_files, "limits": limits_obj.to_dict(), "execute": execute,
                      "confine": confined, "recheck": confined, "prestart": prestart, "warm": warm,
-                     "figures": figures, "reference_digest": digest}
+                     "figures": figures, "fork_server": fork_server, "reference_digest": digest}
         if not todo:
             executor = _InlineExecutor()  # nothing to run: no workers to start
             executor.label = scheduler or "local"
@@ -870,6 +921,10 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
         if export:
             store.export_csv(course.root / "grades.csv")
     lock.close()
+    if confined:
+        from . import sandbox
+
+        sandbox.stop_fork_server()
     summary.timings = {k: round(sum(v) / len(v), 4) for k, v in timings.items() if v}
     own = os.times()
     if todo:
@@ -936,6 +991,9 @@ def add_arguments(p):
                    help="do not start each worker's next kernel ahead (slower; for measurements)")
     p.add_argument("--no-warm", action="store_true",
                    help="do not pre-import numpy/matplotlib in kernels (slower; for measurements)")
+    p.add_argument("--no-fork-server", action="store_true",
+                   help="exec every confined kernel and re-check anew instead of forking them from a "
+                   "process that imported their modules once (slower; for measurements)")
     p.add_argument("--no-figures", action="store_true",
                    help="build the notebook's figures without drawing them (about twice as fast; same "
                    "scores; autograded notebooks then show <Figure ...> instead of images)")
@@ -959,7 +1017,7 @@ def main(args):
             force=args.force, db_url=args.db_url, limits=limits or None,
             unsafe_no_sandbox=args.unsafe_no_sandbox, progress=not args.no_progress,
             export=not args.no_export, prestart=not args.no_prestart, warm=not args.no_warm,
-            figures=not args.no_figures)
+            figures=not args.no_figures, fork_server=not args.no_fork_server)
     except (GradingRefused, CourseError, ValueError) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2

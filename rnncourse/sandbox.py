@@ -39,12 +39,22 @@ What the confined process sees and may do
   :meth:`Sandbox.kill_all` kills every process the sandbox ever started
   (by recorded pids, and as root by uid).
 
+Fork server: after :func:`start_fork_server` (``make grade`` starts one per
+run, shared by its local workers; a Dask worker starts its own), ``python -m
+MODULE`` and ``python -c CODE`` commands are not exec'ed but forked from a
+process that imported ipykernel, numpy and matplotlib once and has seen no
+submission (:mod:`rnncourse.zygote`). The fork goes through the same steps as
+the wrapper (namespaces, init, new root, rlimits, uid) before it runs the
+program; :meth:`Sandbox.wrap` then returns a small launcher command that
+stands for the program (exit status, interrupts; its death kills the program).
+
 Assumptions: Linux with user or mount namespaces available to the grader
 (root, or unprivileged user namespaces enabled), x86_64 or aarch64. The
 kernel is trusted; there is no seccomp filter, so a kernel exploit is out
 of scope.
 """
 
+import atexit
 import dataclasses
 import json
 import os
@@ -279,6 +289,10 @@ class Sandbox:
         config = os.path.join(self.control, f"config-{self._launches}.json")
         with open(config, "w", encoding="utf-8") as f:
             json.dump(self.config(cwd), f)
+        server = _FORK_SERVER.get("server")
+        if (server is not None and len(argv) >= 3 and argv[1] in ("-m", "-c") and server.alive()
+                and os.path.realpath(argv[0]) == os.path.realpath(sys.executable)):
+            return [sys.executable, "-I", "-S", script, "--via", server.socket_path, config, "--", *argv]
         return [sys.executable, "-I", "-S", script, config, "--", *argv]
 
     def _mount_workdir(self):
@@ -511,6 +525,82 @@ def _protected_paths():
     if env_root:
         paths.append(os.path.realpath(env_root))
     return [os.path.realpath(p) for p in paths]
+
+
+_FORK_SERVER = {}
+FORK_SERVER_VARIABLE = "RNNCOURSE_FORK_SERVER"
+"""Set by :func:`share_fork_server`: the socket of the fork server that worker processes share."""
+
+
+def start_fork_server():
+    """Start this process's fork server (:mod:`rnncourse.zygote`); later :meth:`Sandbox.wrap` uses it.
+
+    From then on, ``python -m MODULE ...`` commands (kernels, the re-check
+    driver) start as forks of a process that imported their modules once,
+    under the same confinement. Returns whether the server runs; without
+    it, every command is exec'ed as before.
+    """
+    from .zygote import ForkServer, SharedForkServer
+
+    server = _FORK_SERVER.get("server")
+    if server is not None and server.alive():
+        return True
+    shared = os.environ.get(FORK_SERVER_VARIABLE)
+    if shared:
+        _FORK_SERVER["server"] = SharedForkServer(shared)
+        return True
+    mpl = _matplotlib_cache()
+    extra = {
+        "PATH": f"{_venv_bin()}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": tempfile.gettempdir(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        # Read when ipykernel is imported (a class default): no parent polling, no banner.
+        "JPY_PARENT_PID": "1",
+    }
+    if mpl:
+        extra["MPLCONFIGDIR"] = os.path.dirname(mpl)
+    try:
+        _FORK_SERVER["server"] = ForkServer(scrub(os.environ, extra))
+    except OSError:
+        _FORK_SERVER.pop("server", None)
+        return False
+    return True
+
+
+def share_fork_server():
+    """Start this process's fork server for the worker processes it will start; its socket path.
+
+    Workers started afterwards (they inherit the environment) use it instead
+    of starting their own: the imports are paid once per machine, not per
+    worker. Returns None when it could not start.
+    """
+    if not start_fork_server():
+        return None
+    path = _FORK_SERVER["server"].socket_path
+    os.environ[FORK_SERVER_VARIABLE] = path
+    return path
+
+
+def fork_server_pid():
+    """The pid of this process's fork server, or None."""
+    server = _FORK_SERVER.get("server")
+    return server.pid() if server is not None and server.alive() else None
+
+
+def stop_fork_server():
+    """Stop this process's fork server (commands are exec'ed again)."""
+    if os.environ.get(FORK_SERVER_VARIABLE) == getattr(_FORK_SERVER.get("server"), "socket_path", None):
+        os.environ.pop(FORK_SERVER_VARIABLE, None)
+    server = _FORK_SERVER.pop("server", None)
+    if server is not None:
+        server.close()
+
+
+atexit.register(stop_fork_server)
 
 
 def _matplotlib_cache():

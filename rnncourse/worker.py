@@ -44,6 +44,8 @@ import threading
 import time
 import traceback
 
+from . import _lean  # noqa: F401 (before anything imports nbformat)
+
 EXECUTE_DEFAULTS = {
     "timeout": 30,
     "interrupt_on_timeout": True,
@@ -170,6 +172,10 @@ class Kernel:
             from .judge import Judge
             from .sandbox import Sandbox
 
+            if self.spec.get("fork_server", True):
+                from .sandbox import start_fork_server
+
+                start_fork_server()
             data, ref = _reference()
             self.judge = Judge(limits=limits, data=data, ref=ref)
             self.sandbox = Sandbox(self.workdir, limits, judge_dir=self.judge.directory)
@@ -205,6 +211,8 @@ class Kernel:
 
     def cpu_seconds(self):
         """CPU time used so far by the kernel's processes (the wrapper and everything below it)."""
+        if self.sandbox is not None and self.sandbox.pids():
+            return _tree_cpu(self.sandbox.pids()[0])  # the wrapper, also when a fork server made it
         try:
             pid = self.km.provisioner.process.pid
         except AttributeError:
@@ -237,6 +245,14 @@ class Kernel:
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir = None
+
+
+def _forked_cpu():
+    """CPU seconds of this process's fork server and all it ran so far, or None without one."""
+    from .sandbox import fork_server_pid
+
+    pid = fork_server_pid()
+    return _tree_cpu(pid) if pid is not None else None
 
 
 def _tree_cpu(root):
@@ -397,6 +413,7 @@ def _task_spec(task):
     files = _plain_files(task.get("files"))
     return {"files": files, "limits": limits, "execute": execute,
             "confine": bool(task.get("confine", True)), "warm": bool(task.get("warm", True)),
+            "fork_server": bool(task.get("fork_server", True)),
             "figures": bool(task.get("figures", True))}
 
 
@@ -436,6 +453,7 @@ def execute_submission(task):
     """
     t0 = time.monotonic()
     cpu0 = os.times()
+    forked0 = _forked_cpu()
     timings = {}
     result = {"student": task.get("student"), "notebook": None, "judge": None, "recheck": None,
               "error": None, "infra_error": None, "timings": timings,
@@ -514,6 +532,11 @@ def execute_submission(task):
         timings["worker_cpu"] = round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 3)
         timings["recheck_cpu"] = round(cpu1.children_user + cpu1.children_system
                                        - cpu0.children_user - cpu0.children_system, 3)
+        forked1 = _forked_cpu()
+        if forked0 is not None and forked1 is not None:
+            # Everything this worker's fork server ran meanwhile: this kernel's and re-check's
+            # CPU (also the part spent after the wrapper exited), and the next kernel's start.
+            timings["forked_cpu"] = round(forked1 - forked0, 3)
     return result
 
 
@@ -594,12 +617,25 @@ def warm_up(task):
     """
     spec = _task_spec(task)
     if spec["confine"]:
+        if spec.get("fork_server", True):
+            from .sandbox import start_fork_server
+
+            start_fork_server()
         _reference()
     if task.get("prestart", True):
         _POOL.prestart(_spec_key(spec), spec)
+    # What the first submission would otherwise import while its kernel waits.
+    import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+    from nbgrader.preprocessors import Execute  # noqa: F401
+
+    from . import judge, recheck  # noqa: F401
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def shutdown():
-    """Kill this process's spare kernels (they are also killed at exit)."""
+    """Kill this process's spare kernels and its fork server (they are also killed at exit)."""
+    from .sandbox import stop_fork_server
+
     _POOL.close()
+    stop_fork_server()

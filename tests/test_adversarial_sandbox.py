@@ -21,6 +21,17 @@ ok, why = sandbox.available()
 needs_sandbox = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
 
 
+@pytest.fixture(params=["exec", "fork-server"])
+def launch(request):
+    """Each confinement test twice: programs exec'ed anew, and forked by a fork server."""
+    if request.param == "fork-server":
+        assert sandbox.start_fork_server()
+        yield request.param
+        sandbox.stop_fork_server()
+    else:
+        yield request.param
+
+
 def confined(tmp_path, code, limits=None, timeout=60, judge_dir=None, env=None):
     """Run python ``code`` confined in ``tmp_path``; ``(returncode, stdout, stderr)``."""
     with sandbox.Sandbox(tmp_path, limits, judge_dir=judge_dir) as sb:
@@ -37,7 +48,7 @@ def test_available_reports_how():
 
 
 @needs_sandbox
-def test_confined_code_sees_only_its_workdir(tmp_path, root):
+def test_confined_code_sees_only_its_workdir(tmp_path, root, launch):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -93,7 +104,7 @@ def test_confined_code_sees_only_its_workdir(tmp_path, root):
 
 
 @needs_sandbox
-def test_limits_memory_file_size_processes(tmp_path):
+def test_limits_memory_file_size_processes(tmp_path, launch):
     limits = sandbox.Limits(memory=1024 ** 3, file_size=1024 ** 2, processes=12, total_timeout=60)
     probe = """
         import os, json
@@ -132,7 +143,7 @@ def test_limits_memory_file_size_processes(tmp_path):
 
 
 @needs_sandbox
-def test_memory_of_the_whole_sandbox_is_capped(tmp_path):
+def test_memory_of_the_whole_sandbox_is_capped(tmp_path, launch):
     """Forked children cannot add up their per-process allowances (memory cgroup)."""
     limits = sandbox.Limits(memory=1024 ** 3, memory_total=256 * 1024 ** 2, total_timeout=60)
     with sandbox.Sandbox(tmp_path, limits) as sb:
@@ -157,7 +168,7 @@ def test_memory_of_the_whole_sandbox_is_capped(tmp_path):
 
 
 @needs_sandbox
-def test_workdir_cannot_fill_the_disk(tmp_path):
+def test_workdir_cannot_fill_the_disk(tmp_path, launch):
     (tmp_path / "given.txt").write_text("released file")
     limits = sandbox.Limits(work_size=8 * 1024 ** 2)
     with sandbox.Sandbox(tmp_path, limits) as sb:
@@ -184,14 +195,14 @@ def test_workdir_cannot_fill_the_disk(tmp_path):
 
 
 @needs_sandbox
-def test_total_timeout_kills_the_tree(tmp_path):
+def test_total_timeout_kills_the_tree(tmp_path, launch):
     code, _, _ = confined(tmp_path, "import time; time.sleep(600)",
                           sandbox.Limits(total_timeout=2), timeout=60)
     assert code != 0
 
 
 @needs_sandbox
-def test_no_process_outlives_its_sandbox(tmp_path):
+def test_no_process_outlives_its_sandbox(tmp_path, launch):
     daemon = """
         import os, sys, time
         if os.fork() == 0:
@@ -350,7 +361,7 @@ def _notebook(sources):
 
 
 @needs_sandbox
-def test_recheck_credits_honest_parts_of_a_hostile_notebook(root):
+def test_recheck_credits_honest_parts_of_a_hostile_notebook(root, launch):
     from rnncourse import reference
 
     sols = reference.solution_sources()
