@@ -8,7 +8,8 @@ module adds only what training needs around them:
 
 * the task: :func:`recall_task`;
 * an output layer on the last hidden state with a softmax cross-entropy
-  loss: :func:`output_layer` and :func:`softmax_cross_entropy`;
+  loss: :func:`output_layer` and :func:`softmax_cross_entropy`, and a penalty
+  on the hidden state before the answer (:meth:`Model.loss_and_gradients`);
 * an optimiser: :class:`Adam` with :func:`clip_by_global_norm`;
 * the training loop :func:`train`, and a few measurements and plots.
 
@@ -26,13 +27,16 @@ import numpy as np
 # ---------------------------------------------------------------------------
 
 
-def recall_task(m, n_symbols=4, delay=60, rng=None):
-    """Sequences whose first symbol must be recalled after ``delay`` more steps.
+def recall_task(m, n_symbols=4, delay=50, cue_window=10, rng=None):
+    """Sequences in which one cued symbol must be recalled at least ``delay`` steps later.
 
-    Every step shows one of ``n_symbols`` symbols (one-hot). The first step
-    also carries a cue ("remember this one"). After the last step the model
-    must say which symbol it saw at the first step; the ``delay`` symbols
-    in between are random distractors from the same alphabet.
+    Every step shows one of ``n_symbols`` symbols (one-hot). One step, drawn
+    at random among the first ``cue_window`` steps, also carries a cue
+    ("remember this one"); the last step carries a query ("answer now").
+    After the last step the model must say which symbol it saw under the cue.
+    All other symbols, before and after the cue, are random distractors from
+    the same alphabet: whatever the model writes into its memory at any other
+    step than the cue is noise.
 
     Parameters
     ----------
@@ -41,30 +45,44 @@ def recall_task(m, n_symbols=4, delay=60, rng=None):
     n_symbols : int
         Alphabet size; guessing gives an accuracy of ``1 / n_symbols``.
     delay : int
-        Steps between the cue and the answer.
+        Fewest steps from the cue to the last step (reached when the cue
+        comes last in its window).
+    cue_window : int
+        The cue is at one of the steps ``1 .. cue_window`` (uniformly).
     rng : numpy.random.Generator, optional
         Source of randomness (default: a fresh, unseeded generator).
 
     Returns
     -------
-    x : ndarray, shape (n_symbols + 1, m, delay + 1)
+    x : ndarray, shape (n_symbols + 2, m, cue_window + delay)
         Rows ``0 .. n_symbols - 1``: the symbol, one-hot. Row ``n_symbols``:
-        the cue flag, 1 at the first step only.
+        the cue flag, 1 at the cue step only. Row ``n_symbols + 1``: the
+        query flag, 1 at the last step only.
     y : ndarray of int, shape (m,)
-        The symbol shown at the first step.
+        The symbol shown at the cue step.
     """
-    if n_symbols < 2 or delay < 1 or m < 1:
-        raise ValueError(f"need n_symbols >= 2, delay >= 1 and m >= 1; got n_symbols={n_symbols}, "
-                         f"delay={delay}, m={m}")
+    if n_symbols < 2 or delay < 1 or cue_window < 1 or m < 1:
+        raise ValueError(f"need n_symbols >= 2, delay >= 1, cue_window >= 1 and m >= 1; got "
+                         f"n_symbols={n_symbols}, delay={delay}, cue_window={cue_window}, m={m}")
     rng = rng if rng is not None else np.random.default_rng()
-    T_x = delay + 1
+    T_x = cue_window + delay
     symbols = rng.integers(0, n_symbols, size=(m, T_x))
-    x = np.zeros((n_symbols + 1, m, T_x))
+    cue = rng.integers(0, cue_window, size=m)
+    x = np.zeros((n_symbols + 2, m, T_x))
     examples = np.arange(m)
     for t in range(T_x):
         x[symbols[:, t], examples, t] = 1.0
-    x[n_symbols, :, 0] = 1.0
-    return x, symbols[:, 0].copy()
+    x[n_symbols, examples, cue] = 1.0
+    x[n_symbols + 1, :, -1] = 1.0
+    return x, symbols[examples, cue]
+
+
+def cue_steps(x):
+    """Index (0-based) of the cue step of every sequence of ``x``, shape (m,).
+
+    The cue flag is the second-to-last row of ``x`` (see :func:`recall_task`).
+    """
+    return np.argmax(x[-2], axis=1)
 
 
 # ---------------------------------------------------------------------------
@@ -182,13 +200,16 @@ class Adam:
 # ---------------------------------------------------------------------------
 
 
-def init_parameters(kind, n_x, n_a, n_y, rng, forget_bias=5.0, update_bias=0.0):
+def init_parameters(kind, n_x, n_a, n_y, rng, forget_bias=5.0, update_bias=0.0, output_bias=0.0):
     r"""Random initial parameters in the course's layout.
 
     Weights are drawn from :math:`\mathcal N(0, 1/\text{fan-in})`, biases are
-    zero, except the LSTM's forget-gate bias, which starts at ``forget_bias``
-    so that the new LSTM keeps its memory (:math:`\sigma(5) \approx 0.993`)
-    until it learns what to forget.
+    zero, except the LSTM's gate biases: the forget gate's starts at
+    ``forget_bias`` so that the new LSTM keeps its memory
+    (:math:`\sigma(5) \approx 0.993`) until it learns what to forget; the
+    update and output gates' at ``update_bias`` and ``output_bias``
+    (negative: the gate starts nearly shut, :math:`\sigma(-3) \approx 0.05`,
+    and learns when to open).
 
     Parameters
     ----------
@@ -196,8 +217,8 @@ def init_parameters(kind, n_x, n_a, n_y, rng, forget_bias=5.0, update_bias=0.0):
     n_x, n_a, n_y : int
         Input size, hidden size, number of classes.
     rng : numpy.random.Generator
-    forget_bias : float
-        Initial value of every entry of ``bf`` (LSTM only).
+    forget_bias, update_bias, output_bias : float
+        Initial value of every entry of ``bf``, ``bi``, ``bo`` (LSTM only).
 
     Returns
     -------
@@ -218,6 +239,7 @@ def init_parameters(kind, n_x, n_a, n_y, rng, forget_bias=5.0, update_bias=0.0):
             p["b" + gate] = np.zeros((n_a, 1))
         p["bf"] += forget_bias
         p["bi"] += update_bias
+        p["bo"] += output_bias
         p["Wy"] = normal(n_y, n_a)
     else:
         raise ValueError(f"kind must be 'rnn' or 'lstm', got {kind!r}")
@@ -278,28 +300,43 @@ class Model:
         """Fraction of sequences whose answer is right."""
         return float(np.mean(np.argmax(self.logits(x), axis=0) == y))
 
-    def loss_and_gradients(self, x, y):
-        """Loss and the gradient of every parameter, by the course's backward pass.
+    def loss_and_gradients(self, x, y, activity_penalty=0.0):
+        r"""Loss and the gradient of every parameter, by the course's backward pass.
+
+        The objective is the cross-entropy of the answer plus, if
+        ``activity_penalty`` (:math:`\lambda`) is not zero, a penalty on the
+        hidden state at every step before the last, the steps where no
+        answer is asked for:
+
+        .. math::
+            J = \mathrm{loss} + \frac{\lambda}{m (T_x - 1)} \sum_{i=1}^{m}
+                \sum_{t=1}^{T_x - 1} \|a^{\langle t \rangle (i)}\|^2
 
         Parameters
         ----------
         x : ndarray, shape (n_x, m, T_x)
         y : ndarray of int, shape (m,)
+        activity_penalty : float
+            :math:`\lambda`; 0 gives the plain cross-entropy.
 
         Returns
         -------
         loss : float
+            The cross-entropy alone (the number to compare with
+            :math:`\ln n_y`, the loss of a uniform guess).
         grads : dict
-            One entry per parameter, same key and shape.
+            The gradient of :math:`J`: one entry per parameter, same key and shape.
         dx : ndarray, shape (n_x, m, T_x)
-            Gradient of the loss with respect to every input.
+            Gradient of :math:`J` with respect to every input.
         """
         p = self.parameters
         a, _, caches = self.forward(x)
+        m, T_x = x.shape[1], x.shape[2]
         a_last = a[:, :, -1]
         loss, _, dlogits = softmax_cross_entropy(output_layer(a_last, p[self.wy], p["by"]), y)
-        # The loss sees only the last hidden state: da is zero at every other step.
+        # The answer sees only the last hidden state; the penalty, the earlier ones.
         da = np.zeros_like(a)
+        da[:, :, :-1] = (2 * activity_penalty / (m * (T_x - 1))) * a[:, :, :-1]
         da[:, :, -1] = p[self.wy].T @ dlogits
         back = self.backward_fn(da, caches)
         grads = {k: back["d" + k] for k in p if "d" + k in back}
@@ -310,6 +347,8 @@ class Model:
     def input_gradient_norms(self, x, y):
         r"""How much gradient reaches each time step: :math:`\|\partial L / \partial x^{\langle t \rangle}\|`.
 
+        :math:`L` is the cross-entropy alone (no activity penalty).
+
         Returns
         -------
         norms : ndarray, shape (T_x,)
@@ -318,12 +357,12 @@ class Model:
         dx = self.loss_and_gradients(x, y)[2]
         return np.sqrt(np.sum(dx * dx, axis=(0, 1)))
 
-    def gates(self, x, example=0):
-        """The LSTM's gates and states over time for one example, read from the caches.
+    def gates(self, x):
+        """The LSTM's gates and states over time, read from the caches of the forward pass.
 
         Returns
         -------
-        series : dict of str -> ndarray, each shape (n_a, T_x)
+        series : dict of str -> ndarray, each shape (n_a, m, T_x)
             forget, update, output, candidate, cell, hidden.
         """
         if self.kind != "lstm":
@@ -332,13 +371,68 @@ class Model:
         cells = caches[0]
         # cache = (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)
         return {
-            "forget": np.stack([k[4][:, example] for k in cells], axis=1),
-            "update": np.stack([k[5][:, example] for k in cells], axis=1),
-            "output": np.stack([k[7][:, example] for k in cells], axis=1),
-            "candidate": np.stack([k[6][:, example] for k in cells], axis=1),
-            "cell": c[:, example, :],
-            "hidden": a[:, example, :],
+            "forget": np.stack([k[4] for k in cells], axis=2),
+            "update": np.stack([k[5] for k in cells], axis=2),
+            "output": np.stack([k[7] for k in cells], axis=2),
+            "candidate": np.stack([k[6] for k in cells], axis=2),
+            "cell": c,
+            "hidden": a,
         }
+
+    def memory_units(self, x, k=4):
+        r"""The ``k`` hidden units the answer depends on most, on the sequences ``x``.
+
+        A unit's share of the answer is :math:`\|W_y[:, j]\| \cdot
+        \mathrm{mean}_i |a_j^{\langle T_x \rangle (i)}|`: how strongly the
+        output layer reads it, times how much it says at the last step.
+
+        Returns
+        -------
+        units : ndarray of int, shape (k,)
+            Unit indices, largest share first.
+        """
+        a_last = self.forward(x)[0][:, :, -1]
+        share = np.linalg.norm(self.parameters[self.wy], axis=0) * np.abs(a_last).mean(axis=1)
+        return np.argsort(-share)[:k]
+
+
+def gate_summary(series, x, units):
+    """Mean gate values of some units at the cue, during the delay and at the query.
+
+    Parameters
+    ----------
+    series : dict
+        From :meth:`Model.gates` on ``x``.
+    x : ndarray, shape (n_x, m, T_x)
+    units : sequence of int
+        The units to average over (e.g. :meth:`Model.memory_units`).
+
+    Returns
+    -------
+    summary : dict of str -> float
+        ``update_before``, ``update_at_cue``, ``update_delay``: the update gate
+        before the cue, at the cue step, during the delay (the steps after
+        the cue and before the last one); ``forget_delay_mean``,
+        ``forget_delay_min``: the forget gate from the step after the cue to
+        the last step, averaged and at its lowest; ``output_delay``,
+        ``output_at_query``: the output gate during the delay and at the last step.
+    """
+    T_x = x.shape[2]
+    cue = cue_steps(x)
+    t = np.arange(T_x)[None, :]
+    before, after = t < cue[:, None], t > cue[:, None]
+    delay = after & (t < T_x - 1)
+    u, f, o = (series[k][np.asarray(units)] for k in ("update", "forget", "output"))
+    examples = np.arange(x.shape[1])
+    return {
+        "update_before": float(u[:, before].mean()),
+        "update_at_cue": float(u[:, examples, cue].mean()),
+        "update_delay": float(u[:, delay].mean()),
+        "forget_delay_mean": float(f[:, after].mean()),
+        "forget_delay_min": float(f[:, after].min()),
+        "output_delay": float(o[:, delay].mean()),
+        "output_at_query": float(o[:, :, -1].mean()),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -350,15 +444,18 @@ class Model:
 class Config:
     """Everything that determines a training run (and so its result)."""
 
-    n_symbols: int = 4
-    delay: int = 60
-    n_a: int = 16
-    batch: int = 64
+    n_symbols: int = 4             # the task (see recall_task)
+    delay: int = 50
+    cue_window: int = 10
+    n_a: int = 16                  # hidden units
+    batch: int = 64                # training: sequences per iteration
     iterations: int = 800
-    learning_rate: float = 0.01
-    clip: float = 1.0
-    forget_bias: float = 5.0
-    update_bias: float = 0.0
+    learning_rate: float = 0.05    # Adam's
+    clip: float = 1.0              # largest joint gradient norm
+    activity_penalty: float = 1.0  # lambda of Model.loss_and_gradients
+    forget_bias: float = 5.0       # initial LSTM gate biases (see init_parameters)
+    update_bias: float = -3.0
+    output_bias: float = -3.0
     eval_every: int = 25
     n_valid: int = 500
     n_test: int = 1000
@@ -396,7 +493,7 @@ def data(config):
     """
     seeds = np.random.SeedSequence(config.seed).spawn(3)
     rngs = [np.random.default_rng(s) for s in seeds]
-    kw = {"n_symbols": config.n_symbols, "delay": config.delay}
+    kw = {"n_symbols": config.n_symbols, "delay": config.delay, "cue_window": config.cue_window}
     valid = recall_task(config.n_valid, rng=rngs[0], **kw)
     test = recall_task(config.n_test, rng=rngs[1], **kw)
     return valid, test, rngs[2]
@@ -405,14 +502,14 @@ def data(config):
 def new_model(kind, ref, config):
     """A freshly initialised model of ``kind`` for ``config`` (seeded: the same every time)."""
     rng = np.random.default_rng([config.seed, 1 if kind == "rnn" else 2])
-    n_x = config.n_symbols + 1
+    n_x = config.n_symbols + 2
     params = init_parameters(kind, n_x, config.n_a, config.n_symbols, rng, config.forget_bias,
-                             config.update_bias)
+                             config.update_bias, config.output_bias)
     return Model(kind, ref, params)
 
 
 def train(model, config, progress=True):
-    """Train ``model`` on the recall task with Adam and gradient clipping.
+    """Train ``model`` on the recall task with Adam, gradient clipping and the activity penalty.
 
     Parameters
     ----------
@@ -424,7 +521,7 @@ def train(model, config, progress=True):
     Returns
     -------
     history : History
-        Training loss per iteration, validation accuracy every
+        Training loss (cross-entropy) per iteration, validation accuracy every
         ``config.eval_every`` iterations (with the seconds elapsed then),
         wall-clock seconds in all (validation included).
     """
@@ -433,8 +530,8 @@ def train(model, config, progress=True):
     history = History()
     start = time.perf_counter()
     for it in range(1, config.iterations + 1):
-        x, y = recall_task(config.batch, config.n_symbols, config.delay, rng=batches)
-        loss, grads, _ = model.loss_and_gradients(x, y)
+        x, y = recall_task(config.batch, config.n_symbols, config.delay, config.cue_window, rng=batches)
+        loss, grads, _ = model.loss_and_gradients(x, y, config.activity_penalty)
         grads, _ = clip_by_global_norm(grads, config.clip)
         optimiser.step(grads)
         history.iteration.append(it)
@@ -488,7 +585,7 @@ def plot_learning_curves(histories, chance, dpi=72):
     return fig
 
 
-def plot_gradient_norms(norms, dpi=72):
+def plot_gradient_norms(norms, cue_window=None, dpi=72):
     r"""Gradient norm :math:`\|\partial L / \partial x^{\langle t \rangle}\|` per time step, log scale.
 
     Parameters
@@ -496,10 +593,14 @@ def plot_gradient_norms(norms, dpi=72):
     norms : dict of label -> ndarray, shape (T_x,)
         Labels starting with "RNN" or "LSTM" get that model's colour;
         labels containing "init" are dashed.
+    cue_window : int, optional
+        Shade the steps ``1 .. cue_window``, where the cue can be.
     """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=dpi)
+    if cue_window:
+        ax.axvspan(0.5, cue_window + 0.5, color="0.9", label="where the cue can be")
     for label, n in norms.items():
         kind = label.split()[0].lower()
         t = np.arange(1, len(n) + 1)
@@ -513,15 +614,19 @@ def plot_gradient_norms(norms, dpi=72):
     return fig
 
 
-def plot_memory_gates(series, x, dpi=72):
-    """A trained LSTM on one sequence: input, update gate, forget gate, what is written, cell state.
+def plot_memory_gates(series, x, units, example=0, dpi=72):
+    """A trained LSTM on one sequence: the input, then the gates and cell state of some units.
 
     Parameters
     ----------
     series : dict
-        From :meth:`Model.gates` (one example).
-    x : ndarray, shape (n_x, T_x)
-        That example's input (the symbols, then the cue flag as the last row).
+        From :meth:`Model.gates` on ``x``.
+    x : ndarray, shape (n_x, m, T_x)
+        The sequences (symbols, then the cue and query flags as the last two rows).
+    units : sequence of int
+        The units to draw (e.g. :meth:`Model.memory_units`), one line each.
+    example : int
+        Which sequence to draw.
 
     Returns
     -------
@@ -529,38 +634,34 @@ def plot_memory_gates(series, x, dpi=72):
     """
     import matplotlib.pyplot as plt
 
-    T_x = x.shape[1]
+    n_x, _, T_x = x.shape
     t = np.arange(1, T_x + 1)
-    extent = (0.5, T_x + 0.5, series["cell"].shape[0] - 0.5, -0.5)
-    fig, axes = plt.subplots(5, 2, figsize=(9.5, 9), dpi=dpi, sharex="col",
-                             gridspec_kw={"height_ratios": [0.8, 1.2, 1, 1.2, 1.2], "width_ratios": [40, 1]})
-
-    def heat(row, values, title, cmap, vmin, vmax):
-        im = axes[row, 0].imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax,
-                                 interpolation="nearest", extent=extent)
-        axes[row, 0].set_ylabel("unit")
-        axes[row, 0].set_title(title)
-        fig.colorbar(im, cax=axes[row, 1])
-
-    axes[0, 0].imshow(x, aspect="auto", cmap="Greys", interpolation="nearest",
-                      extent=(0.5, T_x + 0.5, x.shape[0] - 0.5, -0.5))
-    axes[0, 0].set_yticks(range(x.shape[0]))
-    axes[0, 0].set_yticklabels([f"symbol {i}" for i in range(x.shape[0] - 1)] + ["cue"], fontsize="small")
-    axes[0, 0].set_title("input: recall the symbol shown with the cue, after the last step")
-    axes[0, 1].axis("off")
-    heat(1, series["update"], r"update gate $\Gamma_u$ (how much is written)", "viridis", 0, 1)
-    f = series["forget"]
-    axes[2, 0].fill_between(t, f.min(axis=0), f.max(axis=0), color="0.8", label="min to max over units")
-    axes[2, 0].plot(t, f.mean(axis=0), color="k", lw=2, label="mean over units")
-    axes[2, 0].set_ylim(min(0.8, float(f.min()) - 0.02), 1.01)
-    axes[2, 0].set_title(r"forget gate $\Gamma_f$ (how much is kept)")
-    axes[2, 0].legend(loc="lower right", fontsize="small")
-    axes[2, 1].axis("off")
-    write = series["update"] * series["candidate"]
-    lim = float(np.max(np.abs(write))) or 1.0
-    heat(3, write, r"written into the memory, $\Gamma_u \odot \tilde c$", "RdBu_r", -lim, lim)
-    lim = float(np.max(np.abs(series["cell"]))) or 1.0
-    heat(4, series["cell"], "cell state $c$ (the memory)", "RdBu_r", -lim, lim)
-    axes[4, 0].set_xlabel("time step t")
+    cue = int(cue_steps(x)[example]) + 1
+    fig, axes = plt.subplots(5, 1, figsize=(9, 9.5), dpi=dpi, sharex=True,
+                             gridspec_kw={"height_ratios": [0.9, 1, 1, 1, 1.2]})
+    axes[0].imshow(x[:, example, :], aspect="auto", cmap="Greys", interpolation="nearest",
+                   extent=(0.5, T_x + 0.5, n_x - 0.5, -0.5))
+    axes[0].set_yticks(range(n_x))
+    axes[0].set_yticklabels([f"symbol {i}" for i in range(n_x - 2)] + ["cue", "query"], fontsize="small")
+    axes[0].set_title(f"input: recall the symbol shown with the cue (step {cue}) at the query (step {T_x})")
+    panels = [
+        ("update", r"update gate $\Gamma_u$ (how much is written)"),
+        ("forget", r"forget gate $\Gamma_f$ (how much is kept)"),
+        ("output", r"output gate $\Gamma_o$ (how much is shown in $a$)"),
+        ("cell", "cell state $c$ (the memory)"),
+    ]
+    for ax, (key, title) in zip(axes[1:], panels):
+        for j in units:
+            ax.plot(t, series[key][j, example], lw=1.6, label=f"unit {j}")
+        ax.set_title(title)
+    for ax in axes[1:4]:
+        ax.set_ylim(-0.03, 1.03)
+    low = min(float(series["forget"][np.asarray(units), example, cue:].min()), 0.9)
+    axes[2].set_ylim(low - 0.01, 1.005)
+    axes[4].axhline(0, color="grey", lw=0.5)
+    axes[1].legend(loc="upper right", fontsize="small", ncol=len(units))
+    for ax in axes:
+        ax.axvline(cue, color="tab:red", ls="--", lw=1)
+    axes[-1].set_xlabel("time step t (dashed line: the cue)")
     fig.tight_layout()
     return fig

@@ -3,7 +3,8 @@
 Each notebook is executed by nbclient with the python3 kernel of this
 environment, from a copy in a temporary folder (as a learner's fresh copy
 would run; the committed file is never written). Notebook 2 runs its full
-default configuration and must show the LSTM remembering and the RNN not.
+default configuration and must show the LSTM remembering and the RNN not, and
+the trained LSTM's update gate opening at the cue while its forget gate holds.
 """
 
 import re
@@ -64,9 +65,18 @@ def test_notebook_runs(path, tmp_path):
         out = _text(nb)
         acc = {k: float(v) for k, v in re.findall(r"^(LSTM|RNN)\s+test accuracy: ([0-9.]+)", out, re.M)}
         assert set(acc) == {"LSTM", "RNN"}, out[-2000:]
-        shown = [line for line in out.splitlines() if "accuracy" in line or " trained" in line]
+        shown = [line for line in out.splitlines()
+                 if "accuracy" in line or " trained" in line or " gate" in line]
         print("\n" + "\n".join(shown))
         assert acc["LSTM"] >= 0.95
-        assert acc["RNN"] <= 0.40, "the RNN should stay near chance (0.25) on a 60-step delay"
+        assert acc["RNN"] <= 0.40, "the RNN should stay near chance (0.25) on a delay of 50 steps or more"
         ratios = dict(re.findall(r"^\s+(RNN|LSTM)\s*: \S+ at init, (\S+) trained", out, re.M))
         assert float(ratios["RNN"]) < 1e-4 < float(ratios["LSTM"]), ratios
+        # The trained LSTM's memory units: the update gate opens at the cue and is shut
+        # otherwise, the forget gate holds near 1 from the cue to the query.
+        update = re.search(r"update gate: (\S+) before the cue, (\S+) at the cue, (\S+) during the delay",
+                           out)
+        forget = re.search(r"forget gate after the cue, up to the query: mean (\S+), lowest (\S+)", out)
+        before, at_cue, during = map(float, update.groups())
+        assert at_cue > 0.5 and before < 0.1 and during < 0.1, update.group(0)
+        assert float(forget.group(2)) > 0.99, forget.group(0)

@@ -29,14 +29,25 @@ def main():
     histories = {kind: seqlab.train(m, config, progress=False) for kind, m in models.items()}
     norms.update({f"{kind.upper()} trained": m.input_gradient_norms(*probe) for kind, m in models.items()})
     for kind, m in models.items():
+        reached = histories[kind].first_reached(0.95)
         print(f"{kind.upper():4} test accuracy {m.accuracy(x_test, y_test):.3f}, "
-              f"training {histories[kind].seconds:.1f} s")
+              f"training {histories[kind].seconds:.1f} s, 95 % validation accuracy "
+              + (f"after {reached[0]} iterations ({reached[1]:.1f} s)" if reached else "never"))
+    for kind in models:
+        init, trained = norms[f"{kind.upper()} at init"], norms[f"{kind.upper()} trained"]
+        print(f"{kind.upper():4} gradient norm ratio first/last step: {init[0] / init[-1]:.1e} at init, "
+              f"{trained[0] / trained[-1]:.1e} trained")
+    lstm, x = models["lstm"], x_test[:, :200]
+    units = lstm.memory_units(x)
+    series = lstm.gates(x)
+    summary = seqlab.gate_summary(series, x, units)
+    print(f"LSTM memory units {[int(j) for j in units]} on 200 test sequences: "
+          + ", ".join(f"{k} {v:.4f}" for k, v in summary.items()))
 
     figures = {
-        "gradient_norms.png": seqlab.plot_gradient_norms(norms, dpi=80),
+        "gradient_norms.png": seqlab.plot_gradient_norms(norms, config.cue_window, dpi=80),
         "learning_curves.png": seqlab.plot_learning_curves(histories, 1 / config.n_symbols, dpi=80),
-        "lstm_gates.png": seqlab.plot_memory_gates(models["lstm"].gates(x_test[:, :1]), x_test[:, 0, :],
-                                                   dpi=72),
+        "lstm_gates.png": seqlab.plot_memory_gates(series, x, units, example=0, dpi=72),
     }
     for name, fig in figures.items():
         path = OUT / name
