@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from . import notebooks, paths, refdata, release
+from . import _lean, notebooks, paths, refdata, release  # noqa: F401 (_lean: first)
 
 
 def cmd_check_notebooks(args):

@@ -368,6 +368,21 @@ class Store:
         self.table = _status_table()
         self.table.metadata.create_all(self.gb.engine)
         self.late_plugin = None
+        self._cell_names = None
+
+    def cell_names(self):
+        """``{cell id: grade_id}`` of the assignment's cells (read once: the assignment is fixed
+        during a run, and looking each grade's cell up again after every commit costs a query)."""
+        if self._cell_names is None:
+            from nbgrader import api
+
+            q = (self.gb.db.query(api.BaseCell.id, api.BaseCell.name)
+                 .join(api.Notebook, api.BaseCell.notebook_id == api.Notebook.id)
+                 .join(api.Assignment, api.Notebook.assignment_id == api.Assignment.id)
+                 .filter(api.Assignment.name == self.course.assignment,
+                         api.Notebook.name == self.course.notebook))
+            self._cell_names = dict(q.all())
+        return self._cell_names
 
     def close(self):
         self.gb.close()
@@ -439,8 +454,9 @@ class Store:
             db.flush()
             subnb = next(n for n in submission.notebooks if n.notebook.name == self.course.notebook)
             scores = outcome.scores or {}
+            names = self.cell_names()
             for grade in subnb.grades:
-                name = grade.cell.name
+                name = names.get(grade.cell_id) or grade.cell.name
                 if outcome.zero_all:
                     grade.auto_score = 0
                     grade.needs_manual_grade = False
@@ -450,8 +466,9 @@ class Store:
                                                 or grade.auto_score is None)
             comments = outcome.comments or {}
             for comment in subnb.comments:
-                if comment.cell.name in comments:
-                    comment.auto_comment = comments[comment.cell.name]
+                name = names.get(comment.cell_id) or comment.cell.name
+                if name in comments:
+                    comment.auto_comment = comments[name]
             if not outcome.zero_all:
                 self._late_penalty(submission, subnb)
             t = self.table
