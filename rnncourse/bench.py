@@ -289,7 +289,7 @@ def main(argv=None):
         for key, text in (("kernel_cpu", "CPU: kernel (start, warm-up, cells)"),
                           ("worker_cpu", "CPU: worker (nbclient, judge)"),
                           ("recheck_cpu", "CPU: re-check process / launcher"),
-                          ("forked_cpu", "CPU: fork server (kernels, re-check)"),
+                          ("forked_cpu", "CPU: fork server (re-checks)"),
                           ("coordinator_cpu", "CPU: coordinator")):
             print(f"  {text:36s}{'':8s}" + "".join(f"{r[3].get(key, float('nan')):9.2f}" for r in runs))
         print(f"  {'wall time per submission':36s}{t_stock / n:8.2f}" + "".join(

@@ -921,11 +921,20 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
         if export:
             store.export_csv(course.root / "grades.csv")
     lock.close()
+    forked = None
     if confined:
         from . import sandbox
+        from .worker import _tree_cpu
 
+        pid = sandbox.fork_server_pid()
+        if pid is not None and todo:
+            # Re-checks and the forks' start-up; a kernel's own CPU is in kernel_cpu (its tree
+            # is killed, not reaped, so it is not counted here).
+            forked = _tree_cpu(pid) / len(todo)
         sandbox.stop_fork_server()
     summary.timings = {k: round(sum(v) / len(v), 4) for k, v in timings.items() if v}
+    if forked is not None:
+        summary.timings["forked_cpu"] = round(forked, 4)
     own = os.times()
     if todo:
         summary.timings["coordinator_cpu"] = round((own.user + own.system - cpu0.user - cpu0.system)
