@@ -184,6 +184,10 @@ def _main():
     # fork costs about 60 ms of copying otherwise).
     gc.collect()
     gc.freeze()
+    if threading.active_count() != 1:  # an import started a thread: forking would not be safe
+        sys.stdout.write("refused: threads after the imports\n")
+        sys.stdout.flush()
+        return
     _serve(sock_path, confine)
 
 
