@@ -162,6 +162,31 @@ def _run_module(argv, env, cfg, runpy):
 
 def _main():
     sock_path = sys.argv[1]
+    try:
+        confine = _prepare()
+    except BaseException as exc:  # noqa: BLE001
+        refused = f"refused: {type(exc).__name__}: {exc}"
+    else:
+        refused = None if threading.active_count() == 1 else "refused: threads after the imports"
+    if refused:  # forking would not be safe, or the imports failed: nobody will be served
+        try:
+            os.rmdir(os.path.dirname(sock_path))  # workers sharing this server stop waiting for it
+        except OSError:
+            pass
+        sys.stdout.write(refused[:500] + "\n")
+        sys.stdout.flush()
+        return
+    try:
+        _serve(sock_path, confine)
+    finally:  # (only empty before the server listens)
+        try:
+            os.rmdir(os.path.dirname(sock_path))
+        except OSError:
+            pass
+
+
+def _prepare():
+    """Import what the programs need, once; the confinement module."""
     here = os.path.dirname(os.path.abspath(__file__))
     if sys.path and os.path.abspath(sys.path[0] or ".") == here:
         sys.path.pop(0)  # our siblings are loaded by path below, never as top-level modules
@@ -184,11 +209,7 @@ def _main():
     # fork costs about 60 ms of copying otherwise).
     gc.collect()
     gc.freeze()
-    if threading.active_count() != 1:  # an import started a thread: forking would not be safe
-        sys.stdout.write("refused: threads after the imports\n")
-        sys.stdout.flush()
-        return
-    _serve(sock_path, confine)
+    return confine
 
 
 # ---------------------------------------------------------------- the worker's side

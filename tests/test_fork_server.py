@@ -146,3 +146,16 @@ def test_without_a_live_server_commands_are_execed(tmp_path, server):
         cmd = sb.wrap([sys.executable, "-c", "print('ok')"])
         assert "--via" not in cmd
         assert _run(sb, "print('ok')").stdout == "ok\n"
+
+
+def test_workers_do_not_wait_for_a_shared_server_that_is_gone(tmp_path, monkeypatch):
+    sandbox.stop_fork_server()
+    monkeypatch.setenv(sandbox.FORK_SERVER_VARIABLE, str(tmp_path / "gone" / "zygote.sock"))
+    try:
+        assert sandbox.start_fork_server()  # a worker finds the coordinator's server named
+        t = time.monotonic()
+        with sandbox.Sandbox(tmp_path) as sb:
+            assert "--via" not in sb.wrap([sys.executable, "-c", "pass"])
+        assert time.monotonic() - t < 5
+    finally:
+        sandbox.stop_fork_server()
