@@ -38,6 +38,13 @@ PRELOAD = (
     "ipykernel.comm", "ipykernel.eventloops", "ipykernel.inprocess.ipkernel", "ipykernel_launcher",
     "jupyter_client.session", "zmq", "zmq.eventloop.zmqstream", "tornado.ioloop", "psutil",
     "pygments.lexers.python", "pygments.formatters.terminal256",
+    # imported later by a kernel: numpy.random (children are reseeded), IPython's tracebacks
+    # (stack_data & co., on a cell's first error), history, debugger and magics
+    "numpy.random", "stack_data", "executing", "pure_eval", "asttokens", "sqlite3",
+    "IPython.core.oinspect", "IPython.core.completerlib", "IPython.core.debugger",
+    "IPython.core.logger", "IPython.core.magics.pylab", "IPython.extensions.storemagic",
+    "IPython.utils.wildcard", "pdb", "faulthandler", "secrets", "runpy", "encodings.unicode_escape",
+    "tornado.platform.asyncio",
 )
 """What a kernel of this course imports: the server imports it once (ipykernel_launcher is
 guarded by ``__name__ == "__main__"``, so importing it starts nothing)."""
