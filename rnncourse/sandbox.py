@@ -535,10 +535,12 @@ FORK_SERVER_VARIABLE = "RNNCOURSE_FORK_SERVER"
 def start_fork_server():
     """Start this process's fork server (:mod:`rnncourse.zygote`); later :meth:`Sandbox.wrap` uses it.
 
-    From then on, ``python -m MODULE ...`` commands (kernels, the re-check
-    driver) start as forks of a process that imported their modules once,
-    under the same confinement. Returns whether the server runs; without
-    it, every command is exec'ed as before.
+    From then on, ``python -m MODULE ...`` and ``python -c CODE`` commands of
+    this interpreter (kernels, the re-check driver) start as forks of a
+    process that imported their modules once, under the same confinement.
+    With ``RNNCOURSE_FORK_SERVER`` set (a worker of a run that shares one,
+    :func:`share_fork_server`), that server is used instead. Returns whether
+    a server is there; without one, every command is exec'ed as before.
     """
     from .zygote import ForkServer, SharedForkServer
 
