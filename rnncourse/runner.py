@@ -400,9 +400,25 @@ def _watch_parent(parent):
     threading.Thread(target=loop, name="rnncourse-parent-watch", daemon=True).start()
 
 
-def _init_local_worker(parent, template):
+def _init_local_worker(parent, template, inherited_fds=()):
+    from . import sandbox
+
+    # Forked from the coordinator: its fork server object and its run lock are not ours (the
+    # server is shared through RNNCOURSE_FORK_SERVER; the lock must end with the coordinator).
+    sandbox.forget_fork_server()
+    for fd in inherited_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
     _watch_parent(parent)
+    from multiprocessing import util
+
+    from . import worker
+
+    # A forked worker ends with os._exit (no atexit): multiprocessing's finalizers still run.
+    util.Finalize(None, worker.shutdown, exitpriority=10)
     if template is not None:
         from .worker import warm_up
 
@@ -412,14 +428,39 @@ def _init_local_worker(parent, template):
             pass
 
 
+def _preload_for_workers(confined):
+    """Import what a worker needs (and load the reference) here, once: forked workers inherit it."""
+    import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+    from nbgrader.preprocessors import Execute  # noqa: F401
+
+    from . import worker
+
+    if confined:
+        from . import judge, recheck  # noqa: F401
+
+        worker._reference()
+
+
 class _LocalExecutor:
-    def __init__(self, workers, template=None):
+    """Local worker processes.
+
+    Forked from the coordinator (``start="fork"``, where the platform has it)
+    before it opens the gradebook and while it has no other thread: they
+    start with nbgrader, nbclient and the reference already imported
+    (:func:`_preload_for_workers`), instead of importing them again each.
+    ``inherited_fds`` are closed in the workers (the run lock).
+    """
+
+    def __init__(self, workers, template=None, start="fork", inherited_fds=()):
         import multiprocessing
 
+        if start not in multiprocessing.get_all_start_methods():
+            start = "spawn"
         self.workers = workers
         self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_local_worker, initargs=(os.getpid(), template))
+            max_workers=workers, mp_context=multiprocessing.get_context(start),
+            initializer=_init_local_worker, initargs=(os.getpid(), template, tuple(inherited_fds)))
         for _ in range(workers):  # start them all now (each warms up while the class is read)
             self.pool.submit(int)
         self.label = "local"
@@ -754,12 +795,6 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
             raise CourseError(f"no submitted/<student>/{course.assignment}/ for {missing}")
         found = wanted
 
-    if backup:
-        saved = gradebook.backup(course.db_url)
-        if saved:
-            log(f"gradebook backed up to {saved.name}")
-    gradebook.ensure_assignment(course)
-    snap = gradebook.snapshot(course)
     from .sandbox import Limits
 
     execute = _execute_settings(course)
@@ -770,6 +805,38 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
     from . import worker as worker_mod
 
     digest = worker_mod.reference_digest() if confined else None
+    base_task = {"files": source_files, "limits": limits_obj.to_dict(), "execute": execute,
+                 "confine": confined, "recheck": confined, "prestart": prestart, "warm": warm,
+                 "figures": figures, "fork_server": fork_server, "reference_digest": digest}
+    local = None
+    if found and not scheduler and workers != 0:
+        # Started now, before the gradebook is opened: they fork from this process with
+        # everything imported and warm up while the class is read below.
+        _preload_for_workers(confined)
+        local = _LocalExecutor(max(1, int(workers or _default_workers())), base_task,
+                               inherited_fds=(lock.fileno(),))
+    try:
+        return _grade_with(course, found, local, base_task, lock, t_start, cpu0, students=students,
+                           scheduler=scheduler, force=force, progress=progress, export=export,
+                           backup=backup, confined=confined, figures=figures,
+                           limits_obj=limits_obj, execute=execute, source_files=source_files,
+                           digest=digest, log=log)
+    except BaseException:
+        if local is not None:
+            local.close(cancel=True)
+        raise
+
+
+def _grade_with(course, found, local, base_task, lock, t_start, cpu0, *, students, scheduler, force,
+                progress, export, backup, confined, figures, limits_obj, execute, source_files, digest,
+                log):
+    submitted = course.submitted_dir()
+    if backup:
+        saved = gradebook.backup(course.db_url)
+        if saved:
+            log(f"gradebook backed up to {saved.name}")
+    gradebook.ensure_assignment(course)
+    snap = gradebook.snapshot(course)
     setup = json.dumps([GRADER_VERSION, snap.fingerprint(), confined, bool(figures), limits_obj.to_dict(),
                         execute,
                         sorted((k, hashlib.sha256(v).hexdigest()) for k, v in source_files.items()),
@@ -796,19 +863,18 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
                 continue
             todo.append((student, folder, fp, ts, ts_text))
 
-        base_task = {"files": source_files, "limits": limits_obj.to_dict(), "execute": execute,
-                     "confine": confined, "recheck": confined, "prestart": prestart, "warm": warm,
-                     "figures": figures, "fork_server": fork_server, "reference_digest": digest}
         if not todo:
-            executor = _InlineExecutor()  # nothing to run: no workers to start
+            if local is not None:
+                local.close(cancel=True)  # nothing to run
+            executor = _InlineExecutor()
             executor.label = scheduler or "local"
             executor.workers = 0
         elif scheduler:
             executor = _DaskExecutor(scheduler, base_task)
-        elif workers == 0:
+        elif local is None:
             executor = _InlineExecutor()
         else:
-            executor = _LocalExecutor(max(1, int(workers or _default_workers())), base_task)
+            executor = local
         summary.workers, summary.mode = executor.workers, executor.label
         bar = _progress_bar(len(todo), progress)
         timings = {}

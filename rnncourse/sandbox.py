@@ -593,6 +593,11 @@ def fork_server_pid():
     return server.pid() if server is not None and server.alive() else None
 
 
+def forget_fork_server():
+    """Drop this process's fork server object without stopping it (a forked child of its owner)."""
+    _FORK_SERVER.clear()
+
+
 def stop_fork_server():
     """Stop this process's fork server (commands are exec'ed again)."""
     if os.environ.get(FORK_SERVER_VARIABLE) == getattr(_FORK_SERVER.get("server"), "socket_path", None):
