@@ -19,6 +19,7 @@ import argparse
 import atexit
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -231,7 +232,12 @@ def main(argv=None):
     parser.add_argument("--keep", metavar="DIR", help="build the scratch courses in DIR and keep them")
     parser.add_argument("--runner-args", default="", help="extra arguments for `rnncourse.cli grade`")
     parser.add_argument("--only-default", action="store_true", help="skip the --no-figures run")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time stock and `make grade` this many times in all, alternating which "
+                        "goes first, and print every ratio and their median (shared machines are noisy)")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     students = synthetic_students(args.students)
     names = sorted(students)
     variants = VARIANTS[:1] if args.only_default else VARIANTS
@@ -309,6 +315,26 @@ def main(argv=None):
         if bad:
             return 1
         print(f"scores identical to stock: {n_cells} graded cells of {n} students, in every run")
+        if args.rounds > 1:
+            ratios = [t_stock / runs[0][2]]
+            for i in range(1, args.rounds):
+                times = {}
+                for who in (("ours", "stock") if i % 2 else ("stock", "ours")):
+                    root = clone_course(seed, base / f"round{i}-{who}")
+                    if who == "stock":
+                        times[who], proc = run_stock(root)
+                    else:
+                        times[who], proc = run_runner(root, args.workers, args.runner_args.split())
+                    if proc.returncode != 0:
+                        print(proc.stdout[-3000:], proc.stderr[-3000:])
+                        print(f"round {i + 1}: {who} failed")
+                        return 1
+                    shutil.rmtree(root, ignore_errors=True)
+                ratios.append(times["stock"] / times["ours"])
+                print(f"round {i + 1}: stock {times['stock']:.1f} s, make grade {times['ours']:.1f} s, "
+                      f"ratio {ratios[-1]:.2f}x", flush=True)
+            print(f"ratios over {args.rounds} rounds: " + ", ".join(f"{r:.2f}x" for r in sorted(ratios))
+                  + f"; median {statistics.median(ratios):.2f}x")
         return 0
     finally:
         if tmp:
