@@ -38,6 +38,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -224,11 +225,15 @@ class Kernel:
         with self.lock:
             if self.sandbox is not None:
                 self.sandbox.kill_all()
-            try:
-                if self.km is not None and self.km.has_kernel:
-                    self.km.kill_kernel()
-            except Exception:
-                pass
+            # The kernel's launcher (unconfined: the kernel itself), started in a session of its
+            # own by jupyter_client: its whole process group goes.
+            proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+            if proc is not None and proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    proc.kill()
+                proc.wait(timeout=10)
 
     def close(self):
         """Kill everything and remove the working directory."""

@@ -170,3 +170,17 @@ def test_rerun_skips_everything_already_graded(ours):
     n = len(CLASS) + len(ours["broken"])
     assert proc.stdout.startswith(f"graded 0, failed 0, skipped as already graded {n} ")
     assert statuses(ours["root"]) == before
+
+
+def test_kill_stops_an_unconfined_kernel():
+    """Kernel.kill() (the total-time watchdog) ends the kernel also without a sandbox."""
+    from rnncourse import worker
+
+    kernel = worker.Kernel(worker._task_spec({"files": {}, "confine": False})).start()
+    try:
+        proc = kernel.km.provisioner.process
+        assert proc.poll() is None
+        kernel.kill()
+        assert proc.poll() is not None, "the kernel outlived kill()"
+    finally:
+        kernel.close()
