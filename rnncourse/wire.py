@@ -2,17 +2,16 @@
 
 One message on a stream socket::
 
-    b"RNNW" | u64 length of the rest | u32 header length | JSON header | .npy blobs
+    b"RNNW" | u64 length of the rest | u32 header length | JSON header | array bytes
 
 The header is a JSON object; its ``"spec"`` (from :func:`rnncourse.tree.pack`)
 describes nested tuples/lists/dicts of plain values and arrays, and its
-``"blobs"`` lists the byte length of each array's ``.npy`` serialisation.
-Arrays are read with ``allow_pickle=False`` and must hold real numbers; they
-come out as float64. Nothing in a message can make the reader run code.
-Every read is bounded by a size limit.
+``"dims"`` lists each array's shape. The arrays follow one after the other
+as raw little-endian float64 values in C order, so a reader needs no parser
+beyond JSON: there is no dtype to choose, no pickle and no object whose code
+runs when it is read. Every read is bounded by a size limit.
 """
 
-import io
 import json
 import struct
 
@@ -23,6 +22,7 @@ from . import tree
 MAGIC = b"RNNW"
 MAX_DEPTH = 32
 MAX_NDIM = 8
+_F8 = np.dtype("<f8")
 
 
 class ProtocolError(Exception):
@@ -31,25 +31,35 @@ class ProtocolError(Exception):
 
 def encode(header, payload=None):
     """Bytes of one message: ``header`` (a JSON-able dict) plus the packed ``payload``."""
+    if "spec" in header or "dims" in header:
+        raise ValueError("'spec' and 'dims' are the wire's own header fields")
     spec, arrays = tree.pack(payload)
-    blobs = []
-    for a in arrays:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, np.ascontiguousarray(a, dtype=np.float64), allow_pickle=False)
-        blobs.append(buf.getvalue())
-    head = json.dumps({**header, "spec": spec, "blobs": [len(b) for b in blobs]}).encode()
-    body = struct.pack(">I", len(head)) + head + b"".join(blobs)
+    arrays = [np.ascontiguousarray(a, dtype=_F8) for a in arrays]
+    head = json.dumps({**header, "spec": spec, "dims": [list(a.shape) for a in arrays]}).encode()
+    body = b"".join([struct.pack(">I", len(head)), head, *(a.tobytes() for a in arrays)])
     return MAGIC + struct.pack(">Q", len(body)) + body
 
 
-def _read_array(blob):
-    try:
-        arr = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False)
-    except Exception as exc:  # any malformed blob is a protocol error, never more
-        raise ProtocolError(f"bad array: {exc}") from None
-    if arr.dtype.names is not None or arr.dtype.kind not in "biuf" or arr.ndim > MAX_NDIM:
-        raise ProtocolError(f"arrays must hold real numbers, got dtype {arr.dtype}, ndim {arr.ndim}")
-    return np.array(arr, dtype=np.float64)
+def _read_arrays(shapes, body, pos):
+    """The arrays that ``shapes`` describes, read from ``body`` at ``pos``; ``(arrays, end)``."""
+    if not isinstance(shapes, list):
+        raise ProtocolError("header must list the arrays' shapes")
+    arrays = []
+    for shape in shapes:
+        if (not isinstance(shape, list) or len(shape) > MAX_NDIM
+                or any(type(n) is not int or n < 0 for n in shape)):
+            raise ProtocolError(f"bad array shape {str(shape)[:80]}: a list of at most {MAX_NDIM} sizes")
+        count = 1
+        for n in shape:
+            count *= n
+        if pos + 8 * count > len(body):
+            raise ProtocolError("the arrays are shorter than their shapes say")
+        try:  # read-only views: tree.unpack hands out native copies
+            arrays.append(np.frombuffer(body, dtype=_F8, count=count, offset=pos).reshape(shape))
+        except ValueError as exc:
+            raise ProtocolError(f"bad array shape {str(shape)[:80]}: {exc}") from None
+        pos += 8 * count
+    return arrays, pos
 
 
 def _depth(spec, level=0):
@@ -91,18 +101,12 @@ def decode(body):
         header = json.loads(body[4:4 + n].decode("utf-8"))
     except (ValueError, RecursionError):
         raise ProtocolError("header is not JSON") from None
-    if not isinstance(header, dict) or not isinstance(header.get("blobs"), list):
-        raise ProtocolError("header must be an object with blobs")
-    pos, arrays = 4 + n, []
-    for size in header["blobs"]:
-        if type(size) is not int or size < 0 or pos + size > len(body):
-            raise ProtocolError("bad blob sizes")
-        arrays.append(_read_array(body[pos:pos + size]))
-        pos += size
+    if not isinstance(header, dict):
+        raise ProtocolError("header must be an object")
+    arrays, pos = _read_arrays(header.pop("dims", None), body, 4 + n)
     if pos != len(body):
         raise ProtocolError("trailing bytes after the last array")
     spec = header.pop("spec", {"v": None})
-    header.pop("blobs")
     _depth(spec)
     try:
         payload = tree.unpack(spec, arrays)

@@ -248,23 +248,43 @@ def test_wire_round_trip_and_refusals():
     header, back = wire.decode(body)
     assert header == {"op": "x"}
     assert np.array_equal(back[0], payload[0]) and back[1]["a"][1:] == ("text", 3, None)
-    buf = io.BytesIO()
-    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
-    blob = buf.getvalue()
-    head = json.dumps({"spec": {"a": 0}, "blobs": [len(blob)]}).encode()
     import struct
 
-    with pytest.raises(wire.ProtocolError):
-        wire.decode(struct.pack(">I", len(head)) + head + blob)
+    def body(head, tail=b""):
+        text = json.dumps(head).encode()
+        return struct.pack(">I", len(text)) + text + tail
+
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    refused = [  # a pickle where floats belong, shapes that lie, or no shapes at all
+        body({"spec": {"a": 0}, "dims": [[len(buf.getvalue())]]}, buf.getvalue()),
+        body({"spec": {"a": 0}, "dims": [[4]]}, b"\0" * 31),
+        body({"spec": {"a": 0}, "dims": [[2]]}, b"\0" * 24),
+        body({"spec": {"a": 0}, "dims": [[-1]]}, b"\0" * 8),
+        body({"spec": {"a": 0}, "dims": [[0, 10 ** 30]]}),
+        body({"spec": {"a": 0}, "dims": [[1.5]]}, b"\0" * 8),
+        body({"spec": {"a": 0}, "dims": [[1] * 9]}, b"\0" * 8),
+        body({"spec": {"a": 0}, "dims": "[[1]]"}, b"\0" * 8),
+        body({"spec": {"a": 0}}, b"\0" * 8),
+        body({"spec": {"a": 1}, "dims": [[1]]}, b"\0" * 8),
+        body([1, 2]),
+    ]
+    for message in refused:
+        with pytest.raises(wire.ProtocolError):
+            wire.decode(message)
+    header, back = wire.decode(body({"spec": {"a": 0}, "dims": [[2, 1]]},
+                                    np.array([1.5, -2.0], dtype="<f8").tobytes()))
+    assert back.shape == (2, 1) and back.dtype == np.float64 and back.flags.writeable
+    assert back.tolist() == [[1.5], [-2.0]]
     bad_specs = [{"z": 1}, {"a": 5}, {"v": [1, 2]}, {"t": {"x": 1}}]
     for spec in bad_specs:
-        head = json.dumps({"spec": spec, "blobs": []}).encode()
+        head = json.dumps({"spec": spec, "dims": []}).encode()
         with pytest.raises(wire.ProtocolError):
             wire.decode(struct.pack(">I", len(head)) + head)
     deep = {"v": 1}
     for _ in range(100):
         deep = {"l": [deep]}
-    head = json.dumps({"spec": deep, "blobs": []}).encode()
+    head = json.dumps({"spec": deep, "dims": []}).encode()
     with pytest.raises(wire.ProtocolError, match="deeply"):
         wire.decode(struct.pack(">I", len(head)) + head)
     a, b = socket.socketpair()

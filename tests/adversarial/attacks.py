@@ -490,13 +490,15 @@ if _path:
     _buf = io.BytesIO()
     np.save(_buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
     _blob = _buf.getvalue()
-    _head = json.dumps({"op": "submit", "fn": "rnn_forward", "spec": {"a": 0},
-                        "blobs": [len(_blob)]}).encode()
-    _body = struct.pack(">I", len(_head)) + _head + _blob
-    try:
-        _raw(b"RNNW" + struct.pack(">Q", len(_body)) + _body)
-    except Exception:
-        pass
+    for _shapes, _tail in (([[len(_blob)]], _blob), ([[1 << 40]], b""), ([[0, 1 << 62]], b""),
+                           ([[-1]], b"\\x00" * 8), ("[[1]]", b"\\x00" * 8)):
+        _head = json.dumps({"op": "submit", "fn": "rnn_forward", "spec": {"a": 0},
+                            "dims": _shapes}).encode()
+        _body = struct.pack(">I", len(_head)) + _head + _tail
+        try:
+            _raw(b"RNNW" + struct.pack(">Q", len(_body)) + _body)
+        except Exception:
+            pass
     # The reference cell outside its window, then far too often inside it.
     _c = grading.JudgeClient(_path)
     for _req in ({"op": "ref", "fn": "rnn_cell_backward"}, {"op": "submit", "fn": "rnn_backward"}):
