@@ -1,19 +1,19 @@
-"""The wrapper that confines one command: ``python -I -S confine.py CONFIG_FILE -- ARGV...``.
+"""The wrapper that confines one command: ``python -I -S launch.py CONFIG_FILE -- ARGV...``.
 
-Or ``python -I -S confine.py --via SERVER CONFIG_FILE -- ARGV...``: the same
+Or ``python -I -S launch.py --via SERVER CONFIG_FILE -- ARGV...``: the same
 confinement, set up by a fork server (:mod:`rnncourse.zygote`) whose
 process has the program's modules imported already.
 
-:meth:`rnncourse.sandbox.Sandbox.wrap` builds that command; the design is
-described in :mod:`rnncourse.sandbox`. This file is run as a script before
-anything is confined, so it imports only a few standard modules (its start-up
-time is paid for every confined process).
+:meth:`rnncourse.sandbox.Sandbox.wrap` builds that command (``launch.py``
+calls :func:`main` here; ``python -I -S confine.py ...`` works too); the
+design is described in :mod:`rnncourse.sandbox`. This runs before anything
+is confined, so it imports only a few standard modules, and the launcher
+(``--via``) none of the slower ones (``ctypes``, ``json``, ``socket``,
+``signal``): its start-up time is paid for every confined process.
 """
 
-import ctypes
-import json
+import _signal as signal  # the C module: ``signal`` would import enum (6 ms per launch)
 import os
-import signal
 import sys
 
 INSIDE_UID = 1000
@@ -49,17 +49,23 @@ _libc = None
 def _c():
     global _libc
     if _libc is None:
+        import ctypes
+
         _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
 
 
 def _check(ret, what):
+    import ctypes
+
     if ret != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def _mount(src, dst, fstype, flags, data=None):
+    import ctypes
+
     def enc(s):
         return None if s is None else os.fsencode(s)
 
@@ -68,15 +74,21 @@ def _mount(src, dst, fstype, flags, data=None):
 
 
 def _unshare(flags):
+    import ctypes
+
     _check(_c().unshare(ctypes.c_int(flags)), "unshare")
 
 
 def _prctl(option, arg):
+    import ctypes
+
     _check(_c().prctl(ctypes.c_int(option), ctypes.c_ulong(arg), ctypes.c_ulong(0),
                       ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
 
 
 def _pivot_root(new, old):
+    import ctypes
+
     machine = os.uname().machine
     nr = _SYS_PIVOT_ROOT.get(machine)
     if nr is None:
@@ -124,6 +136,8 @@ def _bind(src, dst, rw):
 
 def _setup_root(cfg):
     """Build the new root in ``cfg['root']`` and pivot into it (runs as the namespace's init)."""
+    import ctypes
+
     root = cfg["root"]
     seeds = {}
     for inside, host in cfg.get("seed", {}).items():
@@ -371,13 +385,15 @@ def _launcher_main(server, config, argv):
     manager): it lives as long as the process does, exits with its status,
     passes interrupts on, and its death (even by SIGKILL) kills the process.
     """
-    import socket
+    # The C module: ``socket`` would import selectors and enum, 10 ms per launch.
+    import _socket
 
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))  # three C ints
     try:
         conn.connect(server)
-        request = json.dumps({"config": config, "argv": argv, "environ": scrub(os.environ, {})})
-        socket.send_fds(conn, [request.encode()], [0, 1, 2])
+        conn.sendmsg([encode_request(config, argv, scrub(os.environ, {}))],
+                     [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
     except OSError as exc:
         sys.exit(f"sandbox: the fork server at {server} is not available: {exc}")
 
@@ -409,6 +425,34 @@ def _launcher_main(server, config, argv):
             os._exit(int(data[5:]) & 0xFF)
 
 
+def encode_request(config, argv, environ):
+    """A launcher's request to the fork server: NUL-separated strings (no parser needed).
+
+    ``config`` (the configuration file's path), the number of arguments,
+    the arguments, then ``NAME=value`` for each environment variable; none of
+    them can hold a NUL (the kernel's ``execve`` could not pass it on either).
+    """
+    fields = [config, str(len(argv)), *argv, *(f"{k}={v}" for k, v in environ.items())]
+    if any("\0" in f for f in fields) or any("=" in k or not k for k in environ):
+        raise ValueError("arguments and environment variables cannot hold a NUL; names cannot hold '='")
+    return "\0".join(fields).encode("utf-8", "surrogateescape")
+
+
+def decode_request(data):
+    """``(config, argv, environ)`` from :func:`encode_request`'s bytes; ValueError when malformed."""
+    fields = data.decode("utf-8", "surrogateescape").split("\0")
+    if len(fields) < 2 or not fields[1].isdigit() or len(fields) < 2 + int(fields[1]):
+        raise ValueError("malformed request")
+    n = int(fields[1])
+    environ = {}
+    for item in fields[2 + n:]:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise ValueError("malformed environment variable in the request")
+        environ[name] = value
+    return fields[0], fields[2:2 + n], environ
+
+
 def scrub(base, extra):
     """The environment of confined code: an allow-list of ``base``, plus ``extra``."""
     env = {k: v for k, v in base.items() if k in _ENV_KEEP or k.startswith(_ENV_KEEP_PREFIX)}
@@ -424,13 +468,20 @@ def _which(prog, path):
     return prog
 
 
-if __name__ == "__main__":
-    if sys.argv[1] == "--via":
-        if len(sys.argv) < 6 or sys.argv[4] != "--":
+def main(args):
+    """The command line: ``confine.py CONFIG -- ARGV`` or ``confine.py --via SERVER CONFIG -- ARGV``."""
+    if args and args[0] == "--via":
+        if len(args) < 5 or args[3] != "--":
             sys.exit("usage: confine.py --via SERVER CONFIG_FILE -- COMMAND...")
-        _launcher_main(sys.argv[2], sys.argv[3], sys.argv[5:])
-    with open(sys.argv[1], encoding="utf-8") as _f:
-        _cfg = json.load(_f)
-    if sys.argv[2] != "--":
+        _launcher_main(args[1], args[2], args[4:])
+    if len(args) < 3 or args[1] != "--":
         sys.exit("usage: confine.py CONFIG_FILE -- COMMAND...")
-    _wrapper_main(_cfg, sys.argv[3:])
+    import json
+
+    with open(args[0], encoding="utf-8") as f:
+        cfg = json.load(f)
+    _wrapper_main(cfg, args[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

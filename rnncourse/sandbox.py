@@ -284,7 +284,7 @@ class Sandbox:
         argv = [os.fspath(a) for a in argv]
         if not argv:
             raise ValueError("wrap() needs a command")
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "confine.py")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
         self._launches += 1
         config = os.path.join(self.control, f"config-{self._launches}.json")
         with open(config, "w", encoding="utf-8") as f:
@@ -342,7 +342,7 @@ class Sandbox:
             # nbclient drives the client with asyncio: a blocking client would block its
             # event loop (and the check that the kernel is still alive) forever once the
             # kernel dies, so even the synchronous manager hands out an asynchronous client.
-            client_class = "jupyter_client.asynchronous.AsyncKernelClient"
+            client_class = "rnncourse.kernel_client.ReadyKernelClient"
 
             def format_kernel_cmd(self, extra_arguments=None):
                 return sandbox.wrap(super().format_kernel_cmd(extra_arguments))

@@ -192,7 +192,7 @@ class Kernel:
 
             # Its clients asynchronous, as nbclient needs (a blocking one would hang when the kernel dies).
             self.km = KernelManager(kernel_name=execute["kernel_name"],
-                                    client_class="jupyter_client.asynchronous.AsyncKernelClient")
+                                    client_class="rnncourse.kernel_client.ReadyKernelClient")
             env = dict(os.environ, NBGRADER_EXECUTION="autograde")
         self.launched = time.monotonic()
         kw = {"extra_arguments": args, "cwd": self.workdir}

@@ -13,7 +13,7 @@ A child is used for one program and then exits; nothing ever returns into
 the server.
 
 The server is private to one worker process (:class:`ForkServer`); a
-launcher (``confine.py --via SOCKET CONFIG -- ARGV``, built by
+launcher (``launch.py --via SOCKET CONFIG -- ARGV``, built by
 :meth:`rnncourse.sandbox.Sandbox.wrap`) stands for the confined program
 towards whoever started it (a kernel manager, the re-check): it passes on its
 standard streams and interrupts, exits with the program's status, and its
@@ -82,11 +82,9 @@ def _serve(sock_path, confine):
             continue
         try:
             msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-            request = json.loads(msg)
-            with open(request["config"], encoding="utf-8") as f:
+            config, argv, environ = confine.decode_request(msg)
+            with open(config, encoding="utf-8") as f:
                 cfg = json.load(f)
-            argv = [str(a) for a in request["argv"]]
-            environ = {str(k): str(v) for k, v in request["environ"].items()}
             if len(fds) != 3 or len(argv) < 3 or argv[1] not in ("-m", "-c"):
                 raise ValueError("a request needs three standard streams and "
                                  "`python -m MODULE ...` or `python -c CODE ...`")
@@ -202,6 +200,7 @@ def _prepare():
     spec = importlib.util.spec_from_file_location("_rnncourse_confine", os.path.join(here, "confine.py"))
     confine = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(confine)
+    confine._c()  # ctypes and libc, loaded here rather than in every child
     import importlib
 
     for name in PRELOAD:

@@ -159,3 +159,39 @@ def test_workers_do_not_wait_for_a_shared_server_that_is_gone(tmp_path, monkeypa
         assert time.monotonic() - t < 5
     finally:
         sandbox.stop_fork_server()
+
+
+def test_launcher_requests_round_trip_and_refuse_what_they_cannot_carry():
+    from rnncourse import confine
+
+    argv = [sys.executable, "-c", "print('a=b')\nprint(1)", "", "é"]
+    env = {"LANG": "C.UTF-8", "EMPTY": "", "EQ": "x=y"}
+    assert confine.decode_request(confine.encode_request("/c/config-1.json", argv, env)) == (
+        "/c/config-1.json", argv, env)
+    for bad_argv, bad_env in (([sys.executable, "-c", "a\0b"], {}), ([sys.executable], {"A=B": "1"}),
+                              ([sys.executable], {"": "1"})):
+        with pytest.raises(ValueError):
+            confine.encode_request("/c/config.json", bad_argv, bad_env)
+    for bad in (b"", b"/c\0x", b"/c\x003\0a\0b", b"/c\x001\0a\0NOVALUE", b"/c\x000\0=v"):
+        with pytest.raises(ValueError):
+            confine.decode_request(bad)
+
+
+def test_the_launcher_imports_no_slow_module(tmp_path):
+    """Its start-up is paid per confined process: no ctypes, json, socket, enum or re."""
+    probe, sock = tmp_path / "probe.py", str(tmp_path / "absent.sock")
+    launcher = os.path.join(os.path.dirname(sandbox.__file__), "launch.py")
+    probe.write_text(textwrap.dedent(f"""
+        import sys
+        sys.argv = [{launcher!r}, "--via", {sock!r}, "cfg", "--", "python", "-c", "1"]
+        try:
+            exec(compile(open({launcher!r}).read(), {launcher!r}, "exec"), {{"__name__": "__main__",
+                                                                          "__file__": {launcher!r}}})
+        except SystemExit as exc:
+            print(exc, file=sys.stderr)
+        print(" ".join(sorted(m for m in ("ctypes", "json", "socket", "enum", "re", "signal")
+                              if m in sys.modules)))
+    """))
+    out = subprocess.run([sys.executable, "-I", "-S", str(probe)], capture_output=True, text=True, timeout=60)
+    assert "fork server" in out.stderr and "not available" in out.stderr
+    assert out.stdout.strip() == ""
