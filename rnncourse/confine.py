@@ -114,17 +114,26 @@ def _mkpath(path, is_dir):
                 pass
 
 
-def _bind(src, dst, rw):
+def _mount_points():
+    """The mount points of this mount namespace, as paths."""
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4].encode().decode("unicode_escape") for line in f]
+
+
+def _bind(src, dst, rw, mounts):
+    """Bind ``src`` (and the mounts under it) at ``dst``; read-only unless ``rw``.
+
+    ``mounts`` lists the namespace's mount points (:func:`_mount_points`,
+    kept up to date by the caller and here), so the mounts that the recursive
+    bind brings along are known without reading ``/proc/self/mountinfo`` again.
+    """
+    prefix = os.path.realpath(src).rstrip("/") + "/"  # mount follows symlinks
+    targets = [dst] + [dst.rstrip("/") + "/" + mp[len(prefix):] for mp in mounts if mp.startswith(prefix)]
     _mkpath(dst, os.path.isdir(src))
     _mount(src, dst, None, MS_BIND | MS_REC)
+    mounts.extend(targets)
     if not rw:
         # Every mount under dst (the bind is recursive) becomes read-only.
-        targets = [dst]
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                mp = line.split()[4].encode().decode("unicode_escape")
-                if mp.startswith(dst.rstrip("/") + "/"):
-                    targets.append(mp)
         for t in targets:
             try:
                 _mount(None, t, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
@@ -148,21 +157,23 @@ def _setup_root(cfg):
             pass
     _unshare(CLONE_NEWNS)
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    mounts = _mount_points()  # kept up to date below
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
+    mounts.append(root)
     for name in _SYSTEM_DIRS:
         host = "/" + name
         if os.path.islink(host):
             os.symlink(os.readlink(host), root + host)
         elif os.path.isdir(host):
-            _bind(host, root + host, rw=False)
+            _bind(host, root + host, False, mounts)
     os.makedirs(root + "/etc")
     for name in _ETC_FILES:
         if os.path.exists("/etc/" + name):
-            _bind("/etc/" + name, root + "/etc/" + name, rw=False)
+            _bind("/etc/" + name, root + "/etc/" + name, False, mounts)
     dev = root + "/dev"
     os.makedirs(dev, exist_ok=True)
     for name in ("null", "zero", "full", "random", "urandom"):
-        _bind("/dev/" + name, f"{dev}/{name}", rw=True)
+        _bind("/dev/" + name, f"{dev}/{name}", True, mounts)
     for i, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{i}", f"{dev}/{name}")
     os.symlink("/proc/self/fd", dev + "/fd")
@@ -171,8 +182,9 @@ def _setup_root(cfg):
     _mount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts)
     os.makedirs(root + "/tmp", exist_ok=True)
     _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts)
+    mounts += [dev + "/shm", root + "/tmp"]
     for src, dst, rw in cfg["binds"]:  # after /tmp: a workdir may live under /tmp
-        _bind(src, root + dst, rw)
+        _bind(src, root + dst, rw, mounts)
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     uid, gid = cfg["uid"], cfg["gid"]

@@ -71,6 +71,9 @@ def test_confined_code_sees_only_its_workdir(tmp_path, root, launch):
             except OSError:
                 pass
         out["writes"] = writes
+        with open("/proc/self/mountinfo") as f:
+            fields = [line.split() for line in f]
+        out["rw_mounts"] = sorted(x[4] for x in fields if "rw" in x[5].split(","))
         open("/tmp/private-tmp-file", "w").write("x")
         try:
             socket.create_connection(("127.0.0.1", {port}), timeout=2)
@@ -96,6 +99,9 @@ def test_confined_code_sees_only_its_workdir(tmp_path, root, launch):
     assert out["cwd"] == str(tmp_path.resolve()) and out["mine"] == "student file"
     assert out["seen"] == [], "instructor paths visible inside the sandbox"
     assert out["writes"] == [], "wrote outside the workdir"
+    writable = {str(tmp_path.resolve()), "/tmp", "/dev/shm", "/proc"} | {
+        f"/dev/{d}" for d in ("null", "zero", "full", "random", "urandom")}
+    assert set(out["rw_mounts"]) <= writable, "a writable mount besides the workdir, /tmp and devices"
     assert not os.path.exists("/tmp/private-tmp-file")
     assert out["net"] is False
     assert not any(k.startswith(("RNNCOURSE_DB", "AWS")) for k in out["env"])
