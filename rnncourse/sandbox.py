@@ -3,7 +3,8 @@
 ``Sandbox(workdir, limits).wrap(argv)`` returns a command that runs ``argv``
 confined. Nothing beyond the Linux kernel and the Python standard library is
 needed (no setuid helper, no ``bwrap``): the wrapper is
-:mod:`rnncourse.confine` run as a script, which makes the system calls itself.
+:mod:`rnncourse.confine`, run by the small script ``launch.py`` beside it,
+which makes the system calls itself.
 
 What the confined process sees and may do
 ------------------------------------------
