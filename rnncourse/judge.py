@@ -151,7 +151,7 @@ class Judge:
         try:
             while True:
                 try:
-                    header, payload = wire.recv(conn, int(self.limits.message_bytes))
+                    header, payload, size = wire.recv_sized(conn, int(self.limits.message_bytes))
                 except (ConnectionError, OSError, wire.ProtocolError) as exc:
                     if not isinstance(exc, (ConnectionError, TimeoutError)):
                         self._note(f"bad message: {exc}")
@@ -160,7 +160,7 @@ class Judge:
                         except OSError:
                             pass
                     return
-                reply, out = self.handle(header, payload, number)
+                reply, out = self.handle(header, payload, number, size)
                 try:
                     wire.send(conn, reply, out)
                 except (OSError, TypeError):
@@ -210,8 +210,11 @@ class Judge:
         with self._lock:
             self._grader = self._connections + 1
 
-    def handle(self, header, payload, connection=1):
-        """Answer one request: ``(reply header, reply payload)``. Never raises."""
+    def handle(self, header, payload, connection=1, size=None):
+        """Answer one request: ``(reply header, reply payload)``. Never raises.
+
+        ``size``: the request's size in bytes as received (worked out again when not given).
+        """
         with self._lock:
             self._messages += 1
             if self._messages > MAX_MESSAGES:
@@ -225,7 +228,7 @@ class Judge:
                 if op == "begin":
                     return self._begin(fn)
                 if op == "ref":
-                    return self._oracle(fn, payload)
+                    return self._oracle(fn, payload, size)
                 if op == "submit":
                     return self._submit(fn, payload)
                 if op == "progress":
@@ -277,7 +280,7 @@ class Judge:
             self._oracle_budget = 0
         return {"ok": True, "shapes": shapes}, inputs
 
-    def _oracle(self, dep, args):
+    def _oracle(self, dep, args, size=None):
         fn = self.active
         if fn is None or cases.DEPENDS.get(fn) != dep:
             self._note(f"reference {dep!r} asked for while {fn!r} is checked")
@@ -288,7 +291,7 @@ class Judge:
         self._oracle_calls += 1
         if not isinstance(args, list) or len(args) != len(cases.ARGS[dep]):
             return {"ok": False, "error": f"{dep} takes {len(cases.ARGS[dep])} arguments"}, None
-        if len(wire.encode({}, args)) > self._oracle_bytes:
+        if (len(wire.encode({}, args)) if size is None else size) > self._oracle_bytes:
             return {"ok": False, "error": f"arguments of {dep} are larger than the test inputs"}, None
         if not self._anchored(dep, args):
             self._note(f"reference {dep} called on arguments outside the test inputs")

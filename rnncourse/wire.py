@@ -137,10 +137,17 @@ def recv(sock, limit):
     Raises ``ConnectionError`` on a closed connection and :class:`ProtocolError`
     on anything malformed or larger than ``limit``.
     """
+    header, payload, _ = recv_sized(sock, limit)
+    return header, payload
+
+
+def recv_sized(sock, limit):
+    """:func:`recv`, and the message's size in bytes: ``(header, payload, size)``."""
     head = _recv_exactly(sock, 12)
     if head[:4] != MAGIC:
         raise ProtocolError("not a judge message")
     (size,) = struct.unpack(">Q", head[4:])
     if size > limit:
         raise ProtocolError(f"message of {size} bytes exceeds the limit of {limit}")
-    return decode(_recv_exactly(sock, size))
+    header, payload = decode(_recv_exactly(sock, size))
+    return header, payload, size + 12

@@ -335,7 +335,9 @@ def test_judge_rules(ref):
         a_next, yt, cache = stub(x[:, :, 0], a0, p)
         assert np.allclose(a_next, ref.rnn_cell_forward(x[:, :, 0], a0, p)[0])
         with pytest.raises(grading.JudgeError, match="larger"):
-            stub(np.zeros((3, 10 ** 5)), a0, p)
+            stub(np.zeros((3, 10 ** 5)), a0, p)  # sized as received
+        reply, _ = j.handle({"op": "ref", "fn": "rnn_cell_forward"}, [np.zeros((3, 10 ** 5)), a0, p])
+        assert "larger" in reply["error"]  # sized by encoding it again
         # Not on other functions' inputs (no numerical differentiation through the reference).
         with pytest.raises(grading.JudgeError, match="only runs"):
             stub(x[:, :, 0] + 1e-6, a0, p)
