@@ -65,8 +65,8 @@ def softmax(x):
     every exponent at most 0, so large inputs do not overflow.
     """
     x = np.asarray(x, dtype=np.float64)
-    e = np.exp(x - np.max(x, axis=0, keepdims=True))
-    return e / np.sum(e, axis=0, keepdims=True)
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
 
 
 # ---------------------------------------------------------------------------
@@ -106,9 +106,9 @@ def numerical_gradient(f, x, df, h=1e-5):
         i = it.multi_index
         old = x[i]
         x[i] = old + h
-        plus = np.sum(np.asarray(f()) * df)
+        plus = (np.asarray(f()) * df).sum()
         x[i] = old - h
-        minus = np.sum(np.asarray(f()) * df)
+        minus = (np.asarray(f()) * df).sum()
         x[i] = old
         grad[i] = (plus - minus) / (2 * h)
         it.iternext()
@@ -248,7 +248,7 @@ def _gradient_check(kind, forward, backward, x, a, c, p, arrays, da, dc, h, verb
     upstream = [da, dc]
 
     def loss_terms():
-        return np.array([np.sum(o * u) for o, u in zip(outputs(), upstream)])
+        return np.array([(o * u).sum() for o, u in zip(outputs(), upstream)])
 
     errors = {}
     for key, arr in arrays.items():
