@@ -8,7 +8,8 @@ request whose reply came back. Having read it, IOPub is known to be
 connected (the point of the original check: a subscriber that joined late
 would miss the first cell's output) and nothing of the exchange is left
 unread. When IOPub delivers nothing within those 0.2 s, the request is sent
-again, as jupyter_client does.
+again, as jupyter_client does; once it has delivered something, the idle
+status is awaited a while longer.
 """
 
 import time
@@ -18,6 +19,10 @@ from jupyter_client.asynchronous import AsyncKernelClient
 
 IOPUB_WAIT = 0.2
 """Seconds to wait for IOPub before asking the kernel again (jupyter_client's value)."""
+
+IDLE_WAIT = 5.0
+"""Seconds to wait for the idle status once IOPub has delivered something (it is connected
+then, and the idle status follows: on a busy machine, later than ``IOPUB_WAIT``)."""
 
 
 class ReadyKernelClient(AsyncKernelClient):
@@ -48,6 +53,7 @@ class ReadyKernelClient(AsyncKernelClient):
     async def _idle_seen(self, request_id):
         """Read IOPub up to the idle status of ``request_id``; False if it falls silent first."""
         until = time.monotonic() + IOPUB_WAIT
+        connected = False
         while True:
             left = until - time.monotonic()
             if left <= 0:
@@ -56,6 +62,8 @@ class ReadyKernelClient(AsyncKernelClient):
                 msg = await self.iopub_channel.get_msg(timeout=left)
             except Empty:
                 return False
+            if not connected:
+                connected, until = True, time.monotonic() + IDLE_WAIT
             if (msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
                     and msg["parent_header"].get("msg_id") == request_id):
                 return True

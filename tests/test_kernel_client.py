@@ -81,3 +81,31 @@ def test_a_dead_kernel_is_reported():
     c = Client([], alive=False)
     with pytest.raises(RuntimeError, match="died"):
         asyncio.run(c.wait_for_ready(timeout=5))
+
+
+def test_a_late_idle_status_is_awaited_once_iopub_is_connected():
+    """The busy status came: IOPub is connected, so the idle status is awaited past IOPUB_WAIT."""
+    import time
+
+    import rnncourse.kernel_client as kc
+
+    c = Client([(True, [("busy", None)])])
+    late = {"at": None}
+
+    async def get_msg(timeout=None):  # the idle status of req0 arrives 0.3 s after the busy one
+        q = c.iopub_channel.queue
+        if q:
+            late["at"] = time.monotonic() + 0.3
+            return q.pop(0)
+        if late["at"] is None or time.monotonic() + timeout < late["at"]:
+            await asyncio.sleep(timeout)
+            raise Empty
+        await asyncio.sleep(max(0.0, late["at"] - time.monotonic()))
+        late["at"] = None
+        return {"msg_type": "status", "content": {"execution_state": "idle"},
+                "parent_header": {"msg_id": "req0"}}
+
+    c.iopub_channel.get_msg = get_msg
+    assert kc.IDLE_WAIT > 0.3 > kc.IOPUB_WAIT
+    asyncio.run(c.wait_for_ready(timeout=5))
+    assert c.sent == ["req0"]
