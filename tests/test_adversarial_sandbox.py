@@ -8,6 +8,7 @@ import io
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -248,51 +249,47 @@ def test_limits_are_validated():
 
 
 # ---------------------------------------------------------------- wire
+def _message(head, tail=b""):
+    """A message body (what follows the length) with JSON ``head`` and raw bytes ``tail``."""
+    text = json.dumps(head).encode()
+    return struct.pack(">I", len(text)) + text + tail
+
+
 def test_wire_round_trip_and_refusals():
     payload = [np.arange(6.0).reshape(2, 3), {"a": (np.ones(2), "text", 3, None)}, [True]]
-    body = wire.encode({"op": "x"}, payload)[12:]
-    header, back = wire.decode(body)
+    header, back = wire.decode(wire.encode({"op": "x"}, payload)[12:])
     assert header == {"op": "x"}
     assert np.array_equal(back[0], payload[0]) and back[1]["a"][1:] == ("text", 3, None)
-    import struct
-
-    def body(head, tail=b""):
-        text = json.dumps(head).encode()
-        return struct.pack(">I", len(text)) + text + tail
-
     buf = io.BytesIO()
     np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
     refused = [  # a pickle where floats belong, shapes that lie, or no shapes at all
-        body({"spec": {"a": 0}, "dims": [[len(buf.getvalue())]]}, buf.getvalue()),
-        body({"spec": {"a": 0}, "dims": [[4]]}, b"\0" * 31),
-        body({"spec": {"a": 0}, "dims": [[2]]}, b"\0" * 24),
-        body({"spec": {"a": 0}, "dims": [[-1]]}, b"\0" * 8),
-        body({"spec": {"a": 0}, "dims": [[0, 10 ** 30]]}),
-        body({"spec": {"a": 0}, "dims": [[1.5]]}, b"\0" * 8),
-        body({"spec": {"a": 0}, "dims": [[1] * 9]}, b"\0" * 8),
-        body({"spec": {"a": 0}, "dims": "[[1]]"}, b"\0" * 8),
-        body({"spec": {"a": 0}}, b"\0" * 8),
-        body({"spec": {"a": 1}, "dims": [[1]]}, b"\0" * 8),
-        body([1, 2]),
+        _message({"spec": {"a": 0}, "dims": [[len(buf.getvalue())]]}, buf.getvalue()),
+        _message({"spec": {"a": 0}, "dims": [[4]]}, b"\0" * 31),
+        _message({"spec": {"a": 0}, "dims": [[2]]}, b"\0" * 24),
+        _message({"spec": {"a": 0}, "dims": [[-1]]}, b"\0" * 8),
+        _message({"spec": {"a": 0}, "dims": [[0, 10 ** 30]]}),
+        _message({"spec": {"a": 0}, "dims": [[1.5]]}, b"\0" * 8),
+        _message({"spec": {"a": 0}, "dims": [[1] * 9]}, b"\0" * 8),
+        _message({"spec": {"a": 0}, "dims": "[[1]]"}, b"\0" * 8),
+        _message({"spec": {"a": 0}}, b"\0" * 8),
+        _message({"spec": {"a": 1}, "dims": [[1]]}, b"\0" * 8),
+        _message([1, 2]),
     ]
-    for message in refused:
-        with pytest.raises(wire.ProtocolError):
-            wire.decode(message)
-    header, back = wire.decode(body({"spec": {"a": 0}, "dims": [[2, 1]]},
-                                    np.array([1.5, -2.0], dtype="<f8").tobytes()))
-    assert back.shape == (2, 1) and back.dtype == np.float64 and back.flags.writeable
-    assert back.tolist() == [[1.5], [-2.0]]
-    bad_specs = [{"z": 1}, {"a": 5}, {"v": [1, 2]}, {"t": {"x": 1}}]
-    for spec in bad_specs:
-        head = json.dumps({"spec": spec, "dims": []}).encode()
-        with pytest.raises(wire.ProtocolError):
-            wire.decode(struct.pack(">I", len(head)) + head)
+    # Malformed specs, and one nested too deeply.
     deep = {"v": 1}
     for _ in range(100):
         deep = {"l": [deep]}
-    head = json.dumps({"spec": deep, "dims": []}).encode()
+    refused += [_message({"spec": spec, "dims": []})
+                for spec in ({"z": 1}, {"a": 5}, {"v": [1, 2]}, {"t": {"x": 1}}, deep)]
+    for message in refused:
+        with pytest.raises(wire.ProtocolError):
+            wire.decode(message)
     with pytest.raises(wire.ProtocolError, match="deeply"):
-        wire.decode(struct.pack(">I", len(head)) + head)
+        wire.decode(refused[-1])
+    header, back = wire.decode(_message({"spec": {"a": 0}, "dims": [[2, 1]]},
+                                        np.array([1.5, -2.0], dtype="<f8").tobytes()))
+    assert back.shape == (2, 1) and back.dtype == np.float64 and back.flags.writeable
+    assert back.tolist() == [[1.5], [-2.0]]
     a, b = socket.socketpair()
     a.sendall(b"RNNW" + struct.pack(">Q", 1 << 40))
     with pytest.raises(wire.ProtocolError, match="exceeds"):
