@@ -16,9 +16,21 @@ Rules, per judge (one judge per submission and process):
   function may call belongs to a function that was already graded;
 * the reference cell (``cases.DEPENDS``) runs only while its sequence function
   is active, at most a few times the calls a correct solution needs, on
-  arguments no bigger than the test inputs, and only on that function's test
-  inputs (a time step of its ``x`` with its parameters, or one of its cell
-  caches), so it cannot be used to compute answers for other functions;
+  arguments no bigger than the test inputs, and only at that function's test
+  inputs: a time step of its ``x`` with its parameters, or one of its cell
+  caches, and for the running state (``a_prev``, ``c_prev``) or the upstream
+  gradients (``da_next``, ``dc_next``) only values a sequence pass can reach
+  from those inputs: the initial state or zeros, ``da[:, :, t]``, what the
+  reference cell returned before in this check, or their sum
+  (:meth:`Judge._reachable`). So it cannot be used to compute answers for
+  other functions (a free ``a_prev`` would let the reference cell evaluate
+  the cell function at any input, by solving for the pre-activation);
+* in a re-check (:meth:`Judge.plan`), the judge decides what the driver does
+  next: ``next`` hands out the next step (a cell's source, or a function with
+  its test inputs) and records it as the current one; the driver claims
+  nothing, so nothing the student's code sends can misplace a step (a forged
+  ``next`` only skips steps of its own submission), and a malformed or
+  unknown message is refused and noted, never believed;
 * every message is size-limited and decoded without pickle
   (:mod:`rnncourse.wire`); at most a few connections at once, a bounded
   number of messages in all.
@@ -92,9 +104,11 @@ class Judge:
         self._oracle_calls = 0
         self._oracle_budget = 0
         self._oracle_bytes = 0
+        self._reached = []
         self.progress = None
         self.progress_time = time.monotonic()
         self.undefined = set()
+        self._steps = None
 
     # -------------------------------------------------------------- data
     @property
@@ -210,6 +224,44 @@ class Judge:
         with self._lock:
             self._grader = self._connections + 1
 
+    def plan(self, cells, skip_cells=()):
+        """The steps of the next re-check round: ``cells`` (``[{"index", "source"}]``) but
+        ``skip_cells``, then the functions not begun nor found undefined yet, in course order."""
+        with self._lock:
+            self._steps = [("cell", c) for c in cells if c["index"] not in set(skip_cells)]
+            self._steps += [("function", fn) for fn in FUNCTIONS
+                            if fn not in self.begun and fn not in self.undefined]
+            self._steps.reverse()  # popped from the end
+            self.progress, self.progress_time = None, time.monotonic()
+
+    def _next(self):
+        """Hand out the next step; it becomes :attr:`progress` (what a hang or a crash is blamed on)."""
+        if self._steps is None:
+            return {"ok": False, "error": "no steps in this grading session"}, None
+        self._abandon("its check did not finish")
+        if not self._steps:
+            self.progress, self.progress_time = {"stage": "done"}, time.monotonic()
+            return {"ok": True, "step": "done"}, None
+        kind, what = self._steps.pop()
+        if kind == "cell":
+            self.progress, self.progress_time = {"stage": "cell", "index": what["index"]}, time.monotonic()
+            return {"ok": True, "step": "cell", "index": what["index"], "source": what["source"]}, None
+        reply, inputs = self._begin(what)
+        self.progress = {"stage": "function", "fn": what}
+        if not reply.get("ok"):
+            return reply, None
+        return {**reply, "step": "function", "fn": what}, inputs
+
+    def _undefined(self):
+        """The driver found no callable for the function being checked (the current step)."""
+        fn = self.active
+        if fn is None or self.progress != {"stage": "function", "fn": fn}:
+            return {"ok": False, "error": "no function is being checked"}, None
+        self.undefined.add(fn)
+        self.begun.remove(fn)
+        self.active = None
+        return {"ok": True}, None
+
     def handle(self, header, payload, connection=1, size=None):
         """Answer one request: ``(reply header, reply payload)``. Never raises.
 
@@ -221,10 +273,18 @@ class Judge:
                 return {"ok": False, "error": "too many requests"}, None
             try:
                 op, fn = header.get("op"), header.get("fn")
-                if self.exclusive and op in ("begin", "ref", "submit", "progress") \
+                if self.exclusive and op in ("begin", "ref", "submit", "progress", "next", "undefined") \
                         and connection != self._grader:
                     self._note(f"{op!r} on connection {connection} refused")
                     return {"ok": False, "error": "only the grader's own connection may do that"}, None
+                if op == "next":
+                    return self._next()
+                if op == "undefined":
+                    return self._undefined()
+                if self._steps is not None and op in ("begin", "progress"):
+                    # A re-check's steps are the judge's own: it begins functions itself.
+                    self._note(f"{op!r} refused: the judge hands out the steps")
+                    return {"ok": False, "error": f"{op!r} is not part of this session"}, None
                 if op == "begin":
                     return self._begin(fn)
                 if op == "ref":
@@ -278,6 +338,7 @@ class Judge:
             self._oracle_bytes = 2 * max(len(wire.encode({}, c["inputs"])) for c in data) + 65536
         else:
             self._oracle_budget = 0
+        self._reached = [_Reachable(dep, c["inputs"]) for c in data] if dep else []
         return {"ok": True, "shapes": shapes}, inputs
 
     def _oracle(self, dep, args, size=None):
@@ -293,37 +354,46 @@ class Judge:
             return {"ok": False, "error": f"{dep} takes {len(cases.ARGS[dep])} arguments"}, None
         if (len(wire.encode({}, args)) if size is None else size) > self._oracle_bytes:
             return {"ok": False, "error": f"arguments of {dep} are larger than the test inputs"}, None
-        if not self._anchored(dep, args):
+        case = self._anchored(dep, args)
+        if case is None:
             self._note(f"reference {dep} called on arguments outside the test inputs")
             what = ("with the cell caches it was given" if dep.endswith("backward")
                     else "on the time steps of x it was given, with the parameters it was given")
             return {"ok": False, "error": f"the reference {dep} only runs {what}"}, None
+        reach = self._reached[case]
+        if not reach.allows(args):
+            self._note(f"reference {dep} called with a state or gradient no sequence pass reaches")
+            what = ("upstream gradients da[:, :, t], zeros, the gradients it returned, or their sums"
+                    if dep.endswith("backward") else
+                    "the initial state a0, zeros, or the states it returned")
+            return {"ok": False, "error": f"the reference {dep} only runs on {what}"}, None
         try:
             with np.errstate(all="ignore"):
                 result = getattr(self.ref, dep)(*args)
             tree.pack(result)
         except Exception as exc:  # the reference on student-chosen arguments may fail
             return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}"}, None
+        reach.add(result)
         return {"ok": True}, result
 
     def _anchored(self, dep, args):
-        """Are the reference cell's fixed arguments taken from the active function's test inputs?
+        """The test case whose inputs the reference cell's fixed arguments come from, or None.
 
         A forward cell must get a time step of some case's ``x`` and that case's
         parameters; a backward cell one of the cell caches of some case. The
-        other arguments (the running state, upstream gradients) are free. So the
-        reference cell cannot be evaluated at other functions' test inputs.
+        other arguments (the running state, upstream gradients) are checked
+        against what that case reaches (:class:`_Reachable`).
         """
-        for case in self.data[self.active]:
+        for i, case in enumerate(self.data[self.active]):
             inputs = case["inputs"]
             if dep.endswith("backward"):
                 if any(_same(args[-1], cache) for cache in inputs[1][0]):
-                    return True
+                    return i
             elif _same(args[-1], inputs[2]):
                 x = inputs[0]
                 if any(_same(args[0], x[:, :, t]) for t in range(x.shape[-1])):
-                    return True
-        return False
+                    return i
+        return None
 
     def _submit(self, fn, got_list):
         if fn is None or fn != self.active:
@@ -353,6 +423,60 @@ class Judge:
             else:
                 out[k] = cases.OutputError(f"{k} was not sent back")
         return out
+
+
+class _Reachable:
+    """The running states or upstream gradients a sequence pass reaches on one test case.
+
+    Forward (``a_prev``, ``c_prev``): the case's ``a0``, zeros, and every array
+    the reference cell returned on this case. Backward (``da_next``,
+    ``dc_next``): zeros, every array the reference cell returned on this
+    case, a time step ``da[:, :, t]``, or a time step plus one of those. Values
+    are matched exactly first, then within the grading tolerance (a copy in
+    another float type is accepted).
+    """
+
+    def __init__(self, dep, inputs):
+        self.backward = dep.endswith("backward")
+        self.free = (1, 2) if dep == "lstm_cell_forward" else (1,) if not self.backward else (
+            (0, 1) if dep == "lstm_cell_backward" else (0,))
+        first = inputs[0]
+        n_a, m = (first.shape[0], first.shape[1]) if self.backward else inputs[1].shape
+        self.known = [np.zeros((n_a, m))]
+        self.steps = []
+        if self.backward:
+            self.steps = [np.ascontiguousarray(first[:, :, t]) for t in range(first.shape[-1])]
+        else:
+            self.known.append(np.asarray(inputs[1], dtype=np.float64))
+        self._exact = {_key(v) for v in self.known}
+
+    def add(self, result):
+        values = result.values() if isinstance(result, dict) else result
+        for v in values:
+            if isinstance(v, np.ndarray) and v.ndim == 2 and _key(v) not in self._exact:
+                self.known.append(np.array(v, dtype=np.float64))
+                self._exact.add(_key(self.known[-1]))
+
+    def _one(self, v):
+        if not isinstance(v, np.ndarray) or v.ndim != 2 or v.dtype.kind not in "biuf":
+            return False
+        v = np.asarray(v, dtype=np.float64)
+        if _key(v) in self._exact:
+            return True
+        if any(cases.matches(v, k) for k in self.known if k.shape == v.shape):
+            return True
+        for d in self.steps:
+            if d.shape == v.shape and (cases.matches(v, d) or any(
+                    cases.matches(v, d + k) for k in self.known if k.shape == v.shape)):
+                return True
+        return False
+
+    def allows(self, args):
+        return all(self._one(args[i]) for i in self.free)
+
+
+def _key(v):
+    return (v.shape, np.ascontiguousarray(v, dtype=np.float64).tobytes())
 
 
 def _same(a, b):

@@ -28,7 +28,7 @@ import time
 
 from . import FUNCTIONS, cases
 from .judge import Judge
-from .sandbox import Limits, Sandbox
+from .sandbox import CLIENT_DIR, Limits, Sandbox
 
 MAX_ROUNDS = 5
 
@@ -134,17 +134,15 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
     sandbox = None
     try:
         for name, content in (files or {}).items():
-            if not _safe_name(name) or name == "cells.json":
+            if not _safe_name(name):
                 raise ValueError(f"refusing the file name {name!r}: plain file names only")
             with open(os.path.join(workdir, name), "wb") as f:
                 f.write(content if isinstance(content, bytes) else str(content).encode())
-        with open(os.path.join(workdir, "cells.json"), "w", encoding="utf-8") as f:
-            json.dump(cells, f)
         judge = Judge(limits=limits, strict_order=True, exclusive=True, data=data, ref=ref)
         sandbox = Sandbox(workdir, limits, judge_dir=judge.directory)
         judge.owner = sandbox.uid if sandbox.root_mode else None
         judge.start()
-        notes = _run(judge, sandbox, limits)
+        notes = _run(judge, sandbox, limits, cells)
         return _results(judge, notes)
     finally:
         if sandbox is not None:
@@ -154,18 +152,30 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(judge, sandbox, limits):
-    """Start the driver until it finishes, skipping steps that hang; notes per function."""
+def _run(judge, sandbox, limits, cells):
+    """Start the driver until it finishes, skipping steps that hang; notes per function.
+
+    The judge hands out the steps (:meth:`rnncourse.judge.Judge.plan`) and
+    knows which one was running when the process hung or stopped; that step
+    is skipped in the next round. Whatever the student's code sends or does,
+    the outcome is this submission's: only a driver that never asked for its
+    first step (before any student code could run) is a failure of the
+    grading machinery (:class:`RecheckError`).
+    """
     deadline = time.monotonic() + limits.total_timeout
-    skip = {"cells": [], "functions": [], "cell_timeout": limits.cell_timeout}
+    skip_cells = []
     notes = {}
+    options = json.dumps({"cell_timeout": limits.cell_timeout, "workdir": sandbox.workdir})
     for round_ in range(MAX_ROUNDS):
-        judge.progress, judge.progress_time = None, time.monotonic()
+        judge.plan(cells, skip_cells)
         judge.expect_grader()
+        # Started in the client modules' directory: nothing the student submitted is on
+        # sys.path until the driver enters the working directory for the first cell.
         argv = sandbox.wrap([os.path.join(sys.prefix, "bin", "python"), "-m", "rnncourse.driver",
-                             json.dumps(skip)])
+                             options], cwd=CLIENT_DIR)
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
+        judge.progress_time = time.monotonic()  # wrap() may have waited for the fork server
         tail = _Tail(proc.stderr)
         tail.start()
         why = None
@@ -180,33 +190,32 @@ def _run(judge, sandbox, limits):
             time.sleep(0.05)
         if why:
             sandbox.kill_all()
+            proc.kill()  # the launcher of a fork: its death kills the program, even not yet started
         proc.wait()
         tail.join(timeout=2)
-        progress = judge.progress or {}
-        if progress.get("stage") == "done":
+        progress = judge.progress  # set by the judge itself: complete, never the driver's word
+        if progress is not None and progress["stage"] == "done":
             return notes
         stderr = tail.data.decode("utf-8", "replace").strip()
         if not why:
             why = f"the re-check process stopped (exit status {proc.returncode})"
-        if progress.get("stage") == "cell":
-            skip["cells"].append(progress["index"])
-            for fn in FUNCTIONS:
-                notes.setdefault(fn, f"a cell before its check stopped the process: {why}")
-        elif progress.get("stage") in ("function", "undefined"):
-            notes[progress["fn"]] = f"its check was stopped: {why}"
-        else:
+        if progress is None:
             detail = stderr.splitlines()[-1] if stderr else "no message"
             if round_ == 0:
-                # The driver reports before it runs any student code: silence means the
-                # grading machinery failed, not the submission.
+                # The driver asks for its first step before any student code exists in the
+                # process: silence means the grading machinery failed, not the submission.
                 raise RecheckError(f"the re-check driver did not start: {why} ({detail})")
             for fn in FUNCTIONS:
                 notes.setdefault(fn, f"the re-check could not run: {why} ({detail})")
             return notes
+        if progress["stage"] == "cell":
+            skip_cells.append(progress["index"])
+            for fn in FUNCTIONS:
+                notes.setdefault(fn, f"a cell before its check stopped the process: {why}")
+        else:
+            notes[progress["fn"]] = f"its check was stopped: {why}"
         if time.monotonic() > deadline:
             return notes
-        skip["functions"] = sorted(set(judge.begun) | set(judge.results) | set(skip["functions"])
-                                   | ({progress["fn"]} if "fn" in progress else set()))
     return notes
 
 

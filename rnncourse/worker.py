@@ -15,8 +15,10 @@ What happens to one submission
    own uid, namespaces, rlimits) and the hidden tests ask a judge
    (:class:`rnncourse.judge.Judge`, trusted, in this process) for verdicts;
    the judge's record of those verdicts comes back too.
-3. At the same time, :func:`rnncourse.recheck.recheck` grades the student's
-   functions again in another fresh confined process.
+3. Before the kernel gets the notebook, :func:`rnncourse.recheck.recheck`
+   grades the student's functions in another fresh confined process, which
+   is dead and torn down before the kernel runs any of the submission's code
+   (the two never run at the same time: ``docs/isolation.md``).
 4. Output floods are cut per cell, the whole submission has a wall-time
    limit, and at the end every process of the submission is killed and the
    working directory removed.
@@ -178,7 +180,9 @@ class Kernel:
 
                 start_fork_server()
             data, ref = _reference()
-            self.judge = Judge(limits=limits, data=data, ref=ref)
+            # Course order in the kernel too: once a sequence function is begun, the function
+            # its reference cell stands for can no longer be begun (docs/isolation.md).
+            self.judge = Judge(limits=limits, data=data, ref=ref, strict_order=True)
             self.sandbox = Sandbox(self.workdir, limits, judge_dir=self.judge.directory)
             self.judge.owner = self.sandbox.uid if self.sandbox.root_mode else None
             self.judge.start()
@@ -475,23 +479,27 @@ def execute_submission(task):
         result["infra_error"] = f"{type(exc).__name__}: {exc}"
         return result
 
+    # The re-check runs first and alone: its whole process tree is dead and its sandbox torn
+    # down before the kernel gets the notebook, so nothing of the kernel's run exists while
+    # it runs (docs/isolation.md). The other direction carries nothing: every final score is
+    # at most the re-check's.
     recheck_box = {}
-    recheck_thread = None
     if spec["confine"] and task.get("recheck", True):
-        def run_recheck():
-            from . import recheck
+        from . import recheck
 
-            t = time.monotonic()
-            try:
-                data, ref = _reference()
-                recheck_box["value"] = recheck.recheck(task["notebook"], {**extra, **spec["files"]},
-                                                       spec["limits"], data=data, ref=ref)
-            except Exception as exc:
-                recheck_box["error"] = f"{type(exc).__name__}: {exc}"
-            recheck_box["seconds"] = time.monotonic() - t
-
-        recheck_thread = threading.Thread(target=run_recheck, name="rnncourse-recheck", daemon=True)
-        recheck_thread.start()
+        t = time.monotonic()
+        try:
+            data, ref = _reference()
+            recheck_box["value"] = recheck.recheck(task["notebook"], {**extra, **spec["files"]},
+                                                   spec["limits"], data=data, ref=ref)
+        except Exception as exc:  # the machinery (the submission's doings are its outcome)
+            recheck_box["error"] = f"{type(exc).__name__}: {exc}"
+        recheck_box["seconds"] = time.monotonic() - t
+        timings["recheck"] = round(recheck_box["seconds"], 4)
+        result["recheck"] = recheck_box.get("value")
+        if "error" in recheck_box:
+            result["infra_error"] = f"the re-check failed: {recheck_box['error']}"
+            return result
 
     key = _spec_key(spec)
     kernel = None
@@ -524,14 +532,6 @@ def execute_submission(task):
                 timings["kernel_cpu"] = round(cpu, 3)
             kernel.close()
             timings["cleanup"] = round(time.monotonic() - t, 4)
-        if recheck_thread is not None:
-            t = time.monotonic()
-            recheck_thread.join()
-            timings["recheck_wait"] = round(time.monotonic() - t, 4)
-            timings["recheck"] = round(recheck_box.get("seconds", 0.0), 4)
-            if "error" in recheck_box:
-                result["infra_error"] = f"the re-check failed: {recheck_box['error']}"
-            result["recheck"] = recheck_box.get("value")
         timings["total"] = round(time.monotonic() - t0, 4)
         cpu1 = os.times()
         timings["worker_cpu"] = round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 3)

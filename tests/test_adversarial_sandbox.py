@@ -355,6 +355,79 @@ def test_judge_rules(ref):
     assert j.results["rnn_forward"]["points"] == 0 and j.events
 
 
+def test_reference_cell_only_on_states_a_sequence_pass_reaches(ref):
+    """A free running state would let the reference cell answer the cell function's own test."""
+    data = refdata_load()
+    xt_c, a_c, p_c = data["rnn_cell_forward"][0]["inputs"]
+    with judge.Judge(strict_order=True, data=data, ref=ref) as j:
+        c = grading.JudgeClient(j.socket_path)
+        x, a0, p = c.begin("rnn_forward")[0]["inputs"]
+        # The attack: the same parameters, so solve for the a_prev that gives the cell's own
+        # pre-activation at a time step of x; the reference would then return its answers.
+        assert all(np.array_equal(p[k], p_c[k]) for k in p)
+        crafted = a_c + np.linalg.solve(p["Waa"], p["Wax"] @ (xt_c - x[:, :, 0]))
+        assert np.allclose(ref.rnn_cell_forward(x[:, :, 0], crafted, p)[0],
+                           data["rnn_cell_forward"][0]["expected"]["a_next"])
+        stub = c.stub("rnn_cell_forward")
+        with pytest.raises(grading.JudgeError, match="only runs on"):
+            stub(x[:, :, 0], crafted, p)
+        a1 = stub(x[:, :, 0], a0, p)[0]  # the chain: a0, then what it returned
+        stub(x[:, :, 1], a1, p)
+        stub(x[:, :, 1], a0.astype(np.float32), p)  # a copy in another float type
+        c.close()
+        c = grading.JudgeClient(j.socket_path)
+        da, caches = c.begin("rnn_backward")[0]["inputs"]
+        stub = c.stub("rnn_cell_backward")
+        T = da.shape[-1]
+        with pytest.raises(grading.JudgeError, match="only runs on"):
+            stub(da[:, :, T - 1] * 1.5, caches[0][T - 1])
+        g = stub(da[:, :, T - 1], caches[0][T - 1])
+        stub(da[:, :, T - 2] + g["da_prev"], caches[0][T - 2])  # da_next = da<t> + da_prev<t+1>
+        stub(da[:, :, T - 2], caches[0][T - 2])  # the catalogued mistake: nothing added
+        c.close()
+    assert any("no sequence pass reaches" in e for e in j.events)
+
+
+def refdata_load():
+    from rnncourse import refdata
+
+    return refdata.load()
+
+
+def test_recheck_judge_hands_out_the_steps(ref):
+    """The re-check driver claims nothing: forged or malformed messages are refused and noted."""
+    cells = [{"index": 3, "source": "x = 1"}, {"index": 5, "source": "y = 2"}]
+    with judge.Judge(exclusive=True, strict_order=True, ref=ref) as j:
+        j.plan(cells, skip_cells=[5])
+        grader = grading.JudgeClient(j.socket_path)
+        intruder = grading.JudgeClient(j.socket_path)
+        with pytest.raises(grading.JudgeError, match="only the grader"):
+            intruder.request({"op": "next"})
+        reply, _ = grader.request({"op": "next"})
+        assert (reply["step"], reply["index"], reply["source"]) == ("cell", 3, "x = 1")
+        assert j.progress == {"stage": "cell", "index": 3}
+        for forged in ({"op": "progress", "stage": "function"}, {"op": "progress", "stage": "cell"},
+                       {"op": "begin", "fn": "lstm_backward"}, {"op": "undefined"},
+                       {"op": "submit"}, {"op": 7}, {}):
+            with pytest.raises(grading.JudgeError):
+                grader.request(forged)
+        assert j.progress == {"stage": "cell", "index": 3} and j.begun == []
+        reply, inputs = grader.request({"op": "next"})
+        assert (reply["step"], reply["fn"]) == ("function", "rnn_cell_forward") and inputs
+        assert j.progress == {"stage": "function", "fn": "rnn_cell_forward"}
+        grader.request({"op": "undefined"})
+        assert "rnn_cell_forward" in j.undefined and j.active is None
+        reply, _ = grader.request({"op": "next"})
+        assert reply["fn"] == "rnn_forward"
+        for _ in FUNCTIONS[2:]:
+            grader.request({"op": "next"})  # each abandons the one before
+        assert grader.request({"op": "next"})[0]["step"] == "done"
+        for cl in (grader, intruder):
+            cl.close()
+    assert j.results["rnn_forward"]["points"] == 0
+    assert "rnn_cell_forward" not in j.results
+
+
 def test_exclusive_judge_grades_only_on_the_graders_connection():
     with judge.Judge(exclusive=True) as j:
         grader = grading.JudgeClient(j.socket_path)
