@@ -334,14 +334,15 @@ def _wrapper_main(cfg, argv, run=None, conn=None, environ=None):
     os.close(r)
     with open(os.path.join(cfg["control"], "pids"), "a") as f:
         f.write(f"{os.getpid()} {pid}\n")
-    if cfg.get("cgroup"):
-        try:
-            with open(os.path.join(cfg["cgroup"], "cgroup.procs"), "w") as f:
-                f.write(str(pid))
-        except OSError as exc:
-            os.write(2, f"sandbox: cannot use the memory cgroup: {exc}\n".encode())
-            os.kill(pid, signal.SIGKILL)
-            sys.exit(126)
+    for key, what in (("cgroup", "memory"), ("cpu_cgroup", "CPU")):
+        if cfg.get(key):
+            try:
+                with open(os.path.join(cfg[key], "cgroup.procs"), "w") as f:
+                    f.write(str(pid))
+            except OSError as exc:
+                os.write(2, f"sandbox: cannot use the {what} cgroup: {exc}\n".encode())
+                os.kill(pid, signal.SIGKILL)
+                sys.exit(126)
     os.write(w, b"g")
 
     def kill(signum, frame):

@@ -1058,6 +1058,8 @@ def add_arguments(p):
                    "ExecutePreprocessor.timeout, 30)")
     p.add_argument("--total-timeout", type=float, help="seconds per submission in all (default 600)")
     p.add_argument("--memory", type=float, help="memory limit per process, GiB (default 2)")
+    p.add_argument("--cpus", type=float, help="CPU cores all processes of one submission may use "
+                   "together (default 1; a CPU cgroup, where the grader can create one)")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    default=os.environ.get("UNSAFE_NO_SANDBOX", "") not in ("", "0"),
                    help="run student code UNCONFINED with your rights (trusted submissions only; "
@@ -1086,6 +1088,8 @@ def main(args):
         limits["total_timeout"] = args.total_timeout
     if args.memory:
         limits["memory"] = int(args.memory * 1024 ** 3)
+    if args.cpus:
+        limits["cpus"] = args.cpus
     try:
         summary = grade_class(
             args.root, students=args.student, workers=args.workers, scheduler=args.scheduler,

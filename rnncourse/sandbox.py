@@ -111,6 +111,12 @@ class Limits:
     work_size : int
         Size of the working directory, 256 MiB: as root it becomes a tmpfs of
         that size, so student code cannot fill the host's disk.
+    cpus : float
+        CPU time of all processes of one sandbox together, in cores (1.0: at
+        most one core however many processes it starts), enforced by a CPU
+        cgroup where the grader may create one (:attr:`Sandbox.cpu_cgroup`);
+        otherwise only the CPU time per process (``RLIMIT_CPU``) and the
+        process count (``processes``) bound it.
     """
 
     cell_timeout: float = 30.0
@@ -124,6 +130,7 @@ class Limits:
     message_bytes: int = 32 * 1024 ** 2
     memory_total: int = 4 * 1024 ** 3
     work_size: int = 256 * 1024 ** 2
+    cpus: float = 1.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -202,6 +209,8 @@ class Sandbox:
         self.judge_dir = os.path.realpath(os.fspath(judge_dir)) if judge_dir else None
         self.binds = self._binds(binds)
         self.cgroup = _make_cgroup(os.path.basename(self.control), self.limits) if self.root_mode else None
+        self.cpu_cgroup = (_make_cpu_cgroup(os.path.basename(self.control), self.limits, self.cgroup)
+                           if self.root_mode else None)
         self.work_mount = self._mount_workdir() if self.root_mode else False
         self._launches = 0
         self._closed = False
@@ -246,6 +255,7 @@ class Sandbox:
             "seed": {f"/tmp/matplotlib/{os.path.basename(mpl)}": mpl} if mpl else {},
             "env_extra": self._env_extra(),
             "cgroup": self.cgroup,
+            "cpu_cgroup": self.cpu_cgroup if self.cpu_cgroup != self.cgroup else None,
         }
 
     def _env_extra(self):
@@ -363,7 +373,7 @@ class Sandbox:
 
     def kill_all(self, timeout=5.0):
         """SIGKILL every process of this sandbox (namespaces die with their init); wait for them."""
-        victims = set(self.pids()) | _cgroup_pids(self.cgroup)
+        victims = set(self.pids()) | _cgroup_pids(self.cgroup) | _cgroup_pids(self.cpu_cgroup)
         if self.root_mode:
             victims |= _pids_of_uid(self.uid)
         for pid in victims:
@@ -373,7 +383,8 @@ class Sandbox:
                 pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            left = {p for p in victims if _alive(p)} | _cgroup_pids(self.cgroup)
+            left = ({p for p in victims if _alive(p)} | _cgroup_pids(self.cgroup)
+                    | _cgroup_pids(self.cpu_cgroup))
             if self.root_mode:
                 left |= _pids_of_uid(self.uid)
                 for pid in left - victims:
@@ -394,10 +405,10 @@ class Sandbox:
         self.kill_all()
         if self.work_mount:
             _umount(self.workdir)
-        if self.cgroup:
+        for group in {self.cgroup, self.cpu_cgroup} - {None}:
             for _ in range(50):
                 try:
-                    os.rmdir(self.cgroup)
+                    os.rmdir(group)
                     break
                 except FileNotFoundError:
                     break
@@ -502,6 +513,66 @@ def _make_cgroup(name, limits):
                 f.write(str(int(limits.memory_total)))
         except OSError:
             pass
+    return group
+
+
+CPU_PERIOD_US = 100_000
+"""Period of the CPU cgroup's quota (the kernel's default): a sandbox gets ``cpus`` times this per period."""
+
+
+def _make_cpu_cgroup(name, limits, memory_group):
+    """A CPU cgroup capped at ``limits.cpus`` cores; its path, or None.
+
+    cgroup v1: a group of that name in the ``cpu`` hierarchy
+    (``cpu.cfs_quota_us``). cgroup v2: ``cpu.max`` of the memory group
+    (``memory_group``, the same directory) when the cpu controller is enabled there.
+    """
+    quota = max(1000, int(limits.cpus * CPU_PERIOD_US))
+    if memory_group and os.path.exists(os.path.join(memory_group, "cgroup.controllers")):
+        try:
+            with open(os.path.join(memory_group, "cpu.max"), "w") as f:
+                f.write(f"{quota} {CPU_PERIOD_US}")
+            return memory_group
+        except OSError:
+            return None
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    base = None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):
+            for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
+                if os.path.exists(os.path.join(mount, "cpu.cfs_quota_us")):
+                    base = os.path.join(mount, path.lstrip("/"))
+                    break
+    if base is None:
+        return None
+    try:  # groups left by a grader that was killed: empty, their control directory gone
+        for old in os.listdir(base):
+            if old.startswith("rnncourse-sandbox-") and not os.path.exists(
+                    os.path.join(tempfile.gettempdir(), old)):
+                try:
+                    os.rmdir(os.path.join(base, old))
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    group = os.path.join(base, name)
+    try:
+        os.mkdir(group)
+    except OSError:
+        return None
+    try:
+        with open(os.path.join(group, "cpu.cfs_period_us"), "w") as f:
+            f.write(str(CPU_PERIOD_US))
+        with open(os.path.join(group, "cpu.cfs_quota_us"), "w") as f:
+            f.write(str(quota))
+    except OSError:
+        os.rmdir(group)
+        return None
     return group
 
 

@@ -175,6 +175,35 @@ def test_memory_of_the_whole_sandbox_is_capped(tmp_path, launch):
 
 
 @needs_sandbox
+def test_cpu_of_the_whole_sandbox_is_capped(tmp_path, launch):
+    """However many processes spin, a sandbox gets at most ``cpus`` cores (CPU cgroup)."""
+    limits = sandbox.Limits(cpus=0.05, total_timeout=60)
+    with sandbox.Sandbox(tmp_path, limits) as sb:
+        if sb.cpu_cgroup is None:
+            pytest.skip("no CPU cgroup can be created here (per-process CPU time only)")
+        probe = """
+            import os, resource, time
+            start = time.monotonic()
+            kids = []
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    while time.monotonic() < start + 3:
+                        pass
+                    os._exit(0)
+                kids.append(pid)
+            for p in kids:
+                os.waitpid(p, 0)
+            use = resource.getrusage(resource.RUSAGE_CHILDREN)
+            print(use.ru_utime + use.ru_stime, time.monotonic() - start)
+        """
+        proc = subprocess.run(sb.wrap([sys.executable, "-c", textwrap.dedent(probe)]),
+                              capture_output=True, text=True, timeout=60)
+        cpu, wall = map(float, proc.stdout.split())
+        assert wall >= 3 and cpu <= 0.1 * wall + 0.05, (cpu, wall)  # 4 spinners, 1/20 core
+
+
+@needs_sandbox
 def test_workdir_cannot_fill_the_disk(tmp_path, launch):
     (tmp_path / "given.txt").write_text("released file")
     limits = sandbox.Limits(work_size=8 * 1024 ** 2)
