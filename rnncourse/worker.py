@@ -364,22 +364,7 @@ def _executor(execute, output_bytes):
         output_limit = Integer(1024 ** 2)
 
         def output(self, outs, msg, display_id, cell_index):
-            kind = msg.get("msg_type")
-            if kind in ("stream", "display_data", "update_display_data"):
-                content = msg.get("content", {})
-                size = len(content.get("text", "")) + sum(
-                    len(v) if isinstance(v, str) else len(json.dumps(v))
-                    for v in content.get("data", {}).values())
-                used = self._used.get(cell_index, 0) + size
-                self._used[cell_index] = used
-                if used > self.output_limit:
-                    if cell_index not in self._cut:
-                        self._cut.add(cell_index)
-                        outs.append(nbformat.v4.new_output(
-                            "stream", name="stdout",
-                            text=f"\n... output cut by the grader: over {self.output_limit} bytes ...\n"))
-                    return None
-            return super().output(outs, msg, display_id, cell_index)
+            return _capped_output(self, super().output, outs, msg, display_id, cell_index)
 
     ep = CappedExecute(
         timeout=execute["timeout"], interrupt_on_timeout=execute["interrupt_on_timeout"],
@@ -389,6 +374,31 @@ def _executor(execute, output_bytes):
     ep.output_limit = int(output_bytes)
     ep._used, ep._cut = {}, set()
     return ep
+
+
+def _capped_output(ep, output, outs, msg, display_id, cell_index):
+    """nbclient's ``output`` with every output kind counted towards the cell's cap (:mod:`.outputcap`)."""
+    import nbformat
+
+    from . import outputcap
+
+    kind = msg.get("msg_type")
+    if kind not in outputcap.CAPPED:
+        return output(outs, msg, display_id, cell_index)
+    content = msg.get("content", {})
+    used = ep._used.get(cell_index, 0)
+    n = outputcap.size(kind, content)
+    if used + n <= ep.output_limit:
+        ep._used[cell_index] = used + n
+        return output(outs, msg, display_id, cell_index)
+    ep._used[cell_index] = ep.output_limit
+    if cell_index not in ep._cut:
+        ep._cut.add(cell_index)
+        outs.append(nbformat.v4.new_output("stream", name="stdout", text=outputcap.notice(ep.output_limit)))
+    kept = outputcap.shortened(kind, content, ep.output_limit - used, ep.output_limit)
+    if kept is None:
+        return None
+    return output(outs, {**msg, "content": kept}, display_id, cell_index)
 
 
 def _postprocess(nb, execute):
@@ -401,6 +411,13 @@ def _postprocess(nb, execute):
     nb, resources = LimitOutput(max_lines=execute["max_lines"],
                                 max_traceback=execute["max_traceback"]).preprocess(nb, resources)
     return nb
+
+
+def _cap_outputs(nb, limits):
+    """Every output kind of every cell within ``limits.output_bytes`` (:func:`.outputcap.cap_notebook`)."""
+    from . import outputcap
+
+    return outputcap.cap_notebook(nb, limits.output_bytes)
 
 
 def _plain_files(files):
@@ -602,7 +619,7 @@ def _run_notebook(task, spec, kernel, timings):
         if error.startswith("the kernel died"):
             error += (" (the code exited the kernel, crashed it or ran out of memory); "
                       "cells not reached are scored by the re-check alone")
-    nb = _postprocess(nb, execute)
+    nb = _cap_outputs(_postprocess(nb, execute), limits)
     return nbformat.writes(nb), error
 
 
