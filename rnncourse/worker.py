@@ -356,7 +356,6 @@ def _spec_key(spec):
 # --------------------------------------------------------------------------- execution
 def _executor(execute, output_bytes):
     """nbgrader's ``Execute`` preprocessor with a per-cell cap on output size."""
-    import nbformat
     from nbgrader.preprocessors import Execute
     from traitlets import Integer
 
