@@ -517,5 +517,155 @@ if _path:
     _c.close()
 '''
 
+LOCK_CHANNEL = '''
+# rnn_cell_forward is not implemented. In the kernel this cell gets rnn_cell_forward's test
+# inputs, has the judge run the reference cell of rnn_forward (same parameters) on a running
+# state solved so that its pre-activation is the cell's own, and passes the answers to the
+# re-check through POSIX locks on a file both sandboxes can open read-only; then the kernel
+# exits before any test cell runs. In the re-check the same cell waits for those answers.
+import fcntl, os, struct, sys, time
+import numpy as np
+
+_CHANNEL = os.path.realpath(np.__file__)
+_BASE, _READY, _ACK = 4096, 1, 2
+
+
+def _held(fd, start, length=1):
+    got = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqixxxx", fcntl.F_WRLCK, 0, start, length, 0))
+    kind, _, at, _, _ = struct.unpack("hhqqixxxx", got)
+    return None if kind == fcntl.F_UNLCK else at
+
+
+def _lock(fd, start):
+    fcntl.fcntl(fd, fcntl.F_SETLK, struct.pack("hhqqixxxx", fcntl.F_RDLCK, 0, start, 1, 0))
+
+
+def _send(data, wait):
+    fd = os.open(_CHANNEL, os.O_RDONLY)
+    payload = struct.pack(">I", len(data)) + data
+    for i, b in enumerate(payload):
+        _lock(fd, _BASE + 256 * i + b)
+    _lock(fd, _READY)
+    end = time.monotonic() + wait
+    while time.monotonic() < end and _held(fd, _ACK) is None:
+        time.sleep(0.05)
+
+
+def _receive(wait):
+    fd = os.open(_CHANNEL, os.O_RDONLY)
+    end = time.monotonic() + wait
+    while time.monotonic() < end and _held(fd, _READY) is None:
+        time.sleep(0.05)
+    if _held(fd, _READY) is None:
+        return b""
+    raw = bytes(_held(fd, _BASE + 256 * i, 256) - _BASE - 256 * i for i in range(4))
+    n = struct.unpack(">I", raw)[0]
+    data = bytes(_held(fd, _BASE + 256 * i, 256) - _BASE - 256 * i for i in range(4, 4 + n))
+    _lock(fd, _ACK)
+    return data
+
+
+_IN_RECHECK = "driver" in os.path.basename(sys.argv[0] if sys.argv else "")
+_ANSWERS = {}
+
+if _IN_RECHECK:
+    _data = _receive(8)
+    _pos = 0
+    from rnncourse import cases as _cases
+    for (_n_x, _n_a, _n_y, _m, _T, _seed) in _cases.CASES:
+        for _shape in ((_n_a, _m), (_n_y, _m)):
+            _k = _shape[0] * _shape[1] * 8
+            if _pos + _k <= len(_data):
+                _ANSWERS.setdefault((_n_a, _m), []).append(
+                    np.frombuffer(_data[_pos:_pos + _k], "<f8").reshape(_shape).copy())
+            _pos += _k
+elif os.environ.get("RNNCOURSE_JUDGE"):
+    from rnncourse.grading import JudgeClient
+    _c = JudgeClient(os.environ["RNNCOURSE_JUDGE"])
+    _out = []
+    try:
+        _cell = _c.begin("rnn_cell_forward")
+        _seq = _c.begin("rnn_forward")
+        _stub = _c.stub("rnn_cell_forward")
+        for _cc, _sc in zip(_cell, _seq):
+            _xt, _a_prev, _p = _cc["inputs"]
+            _x = _sc["inputs"][0]
+            _crafted = _a_prev + np.linalg.solve(_p["Waa"], _p["Wax"] @ (_xt - _x[:, :, 0]))
+            try:
+                _a_next, _yt, _ = _stub(_x[:, :, 0], _crafted, _p)
+            except Exception:
+                _a_next = np.zeros(_a_prev.shape)
+                _yt = np.zeros((_p["Wya"].shape[0], _a_prev.shape[1]))
+            _out += [_a_next, _yt]
+    except Exception:
+        pass
+    _send(b"".join(np.ascontiguousarray(a, "<f8").tobytes() for a in _out), 8)
+    os._exit(0)
+
+
+def rnn_cell_forward(xt, a_prev, parameters):
+    got = _ANSWERS.get(a_prev.shape)
+    if not got:
+        raise NotImplementedError
+    a_next, yt_pred = got
+    return a_next, yt_pred, (a_next, a_prev, xt, parameters)
+'''
+
+FORGED_PROGRESS = '''
+# In the re-check, rnn_forward finds the driver's own connection to the judge, sends progress
+# messages without the fields the driver's side expects (a function without its name, a
+# cell without its index) and other requests out of turn, then kills its process.
+import gc, os, signal, socket, sys
+
+
+def _driver_sockets():
+    found = [o for o in gc.get_objects() if isinstance(o, socket.socket)]
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            s = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue
+        if s.family == socket.AF_UNIX:
+            found.append(s)
+        else:
+            s.detach()
+    return found
+
+
+def rnn_forward(x, a0, parameters):
+    if "driver" in os.path.basename(sys.argv[0] if sys.argv else ""):
+        from rnncourse import wire
+        for s in _driver_sockets():
+            for msg in ({"op": "progress", "stage": "function"}, {"op": "progress", "stage": "cell"},
+                        {"op": "progress", "stage": "function", "fn": ["rnn_forward"]},
+                        {"op": "begin", "fn": "lstm_backward"}, {"op": "undefined"}, {"fn": 3}):
+                try:
+                    wire.send(s, msg)
+                except Exception:
+                    pass
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise NotImplementedError
+'''
+
+SHADOW_MODULE = '''
+# A file beside the notebook named like the course's package: imported first (it kills its
+# process) by any Python that looks for rnncourse in the working directory.
+import os
+os._exit(3)
+'''
+
+CPU_SPIN = '''
+# 62 processes that spin until their sandbox is torn down, in the kernel and in the re-check.
+import os
+
+for _ in range(62):
+    try:
+        if os.fork() == 0:
+            while True:
+                pass
+    except OSError:
+        break
+'''
+
 ALL = {name: Template(value) for name, value in list(globals().items())
        if name.isupper() and isinstance(value, str)}

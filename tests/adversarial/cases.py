@@ -197,6 +197,27 @@ def _mutate(ctx):
     return ctx.files(dump(nb))
 
 
+def _lock_channel(ctx):
+    sources = {"lstm_cell_forward": ctx.solutions["lstm_cell_forward"],
+               "rnn_cell_forward": ctx.attack("LOCK_CHANNEL")}
+    return ctx.files(dump(ctx.fill(sources)))
+
+
+def _shadow_module(ctx):
+    return {**ctx.files(dump(ctx.fill(ctx.honest()))), "rnncourse.py": ctx.attack("SHADOW_MODULE").encode()}
+
+
+def _output_kinds(ctx):
+    nb = ctx.fill(ctx.honest())
+    big = 30 * 1024 ** 2
+    extra = [f"'v' * {big}"] * 3 + [f"raise ValueError('e' * {big})"]
+    at = next(i for i, c in enumerate(nb["cells"])
+              if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == CARRIER)
+    nb["cells"][at + 1:at + 1] = [{"cell_type": "code", "metadata": {}, "source": src, "outputs": [],
+                                   "execution_count": None} for src in extra]
+    return ctx.files(dump(nb))
+
+
 CASES = [
     Case("input_transformer", "IPython input transformer turns later cells (hidden tests) into `pass`",
          _nb(lambda ctx: ctx.with_attack("INPUT_TRANSFORMER")),
@@ -249,6 +270,22 @@ CASES = [
              "LINGERING_CHILD", DELAY=STRIKE_DELAY))),
     Case("judge_abuse", "talks to the judge directly: malformed, oversized and pickled messages, the "
          "reference cell out of turn and 1000 times", _nb(lambda ctx: ctx.with_attack("JUDGE_ABUSE"))),
+    Case("lock_channel", "rnn_cell_forward unimplemented: the kernel gets its answers from the "
+         "reference cell of rnn_forward (a running state solved for the cell's own pre-activation), "
+         "passes them to the re-check through POSIX locks on a shared read-only file, exits before "
+         "any test cell", _lock_channel,
+         max_points=honest_points(only=("lstm_cell_forward",)),
+         min_points=honest_points(only=("lstm_cell_forward",))),
+    Case("forged_progress", "in the re-check, rnn_forward sends malformed progress messages (no "
+         "function name, a cell without index) on the driver's own connection, then kills its process",
+         _nb(lambda ctx: ctx.with_attack("FORGED_PROGRESS"))),
+    Case("shadow_module", "a file rnncourse.py beside the notebook that kills whatever imports it",
+         _shadow_module),
+    Case("output_kinds", "three cells whose values are 30 MB each and a cell raising a 30 MB error",
+         _output_kinds),
+    Case("cpu_spin", "62 processes spinning in the kernel and in the re-check",
+         _nb(lambda ctx: ctx.with_attack("CPU_SPIN")), min_points=zero_points(),
+         stock_note="62 spinning processes on the grader's machine"),
     Case("deleted_tests", "hidden and visible test cells deleted (rnn_cell_forward's and rnn_forward's)",
          _nb(_deleted_tests)),
     Case("edited_tests", "hidden tests replaced by `15`/`pass`, points set to 1000, a test cell "
