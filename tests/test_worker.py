@@ -1,0 +1,52 @@
+"""One submission's two confined processes never run at the same time (``rnncourse.worker``)."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rnncourse import sandbox, worker
+
+ok, why = sandbox.available()
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = textwrap.dedent('''
+    import fcntl, os, struct, sys, time
+    import numpy as np
+
+    fd = os.open(os.path.realpath(np.__file__), os.O_RDONLY)  # a file both sandboxes can open
+
+
+    def flock(kind, start):
+        return struct.pack("hhqqixxxx", kind, 0, start, 1, 0)
+
+
+    if "driver" in os.path.basename(sys.argv[0] if sys.argv else ""):  # the re-check
+        fcntl.fcntl(fd, fcntl.F_SETLK, flock(fcntl.F_RDLCK, 7))
+        time.sleep(12)
+    else:  # the kernel: is the re-check's lock there?
+        seen, end = False, time.monotonic() + 12
+        while not seen and time.monotonic() < end:
+            got = fcntl.fcntl(fd, fcntl.F_GETLK, flock(fcntl.F_WRLCK, 7))
+            seen = struct.unpack("hhqqixxxx", got)[0] != fcntl.F_UNLCK
+            time.sleep(0.05)
+        print("SEEN" if seen else "ALONE")
+''')
+
+
+@pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
+def test_recheck_is_over_before_the_kernel_runs_the_submission():
+    """A lock the re-check holds for 12 s is gone before the kernel's first cell looks for it."""
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": PROBE, "outputs": [],
+                     "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    task = {"student": "probe", "notebook_name": "rnn_lstm", "notebook": json.dumps(nb),
+            "files": {"rnn_utils.py": (ROOT / "release" / "rnn_lstm" / "rnn_utils.py").read_bytes()},
+            "limits": {"cell_timeout": 20, "total_timeout": 90}, "prestart": False}
+    result = worker.execute_submission(task)
+    assert result["infra_error"] is None and result["recheck"] is not None, result
+    printed = "".join("".join(o.get("text", "")) for o in json.loads(result["notebook"])["cells"][0]["outputs"])
+    assert printed.split() == ["ALONE"], printed
+    assert result["timings"]["recheck"] >= 12  # the re-check did hold its lock
