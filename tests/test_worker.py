@@ -47,6 +47,7 @@ def test_recheck_is_over_before_the_kernel_runs_the_submission():
             "limits": {"cell_timeout": 20, "total_timeout": 90}, "prestart": False}
     result = worker.execute_submission(task)
     assert result["infra_error"] is None and result["recheck"] is not None, result
-    printed = "".join("".join(o.get("text", "")) for o in json.loads(result["notebook"])["cells"][0]["outputs"])
+    outputs = json.loads(result["notebook"])["cells"][0]["outputs"]
+    printed = "".join("".join(o.get("text", "")) for o in outputs)
     assert printed.split() == ["ALONE"], printed
     assert result["timings"]["recheck"] >= 12  # the re-check did hold its lock
