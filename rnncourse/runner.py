@@ -319,7 +319,8 @@ def score_notebook(nb_json, confined, judge, recheck):
         ``nbgrader.utils.determine_grade``'s; a test cell that never ran scores 0
         there. With ``confined``, the final score is the lowest of the in-kernel,
         judge and re-check verdicts; for a test cell that never ran (the kernel
-        died or time ran out before it) it is the re-check's alone.
+        died or time ran out before it) it is the re-check's (or a judge record the
+        student's own code caused there, if lower).
     """
     import logging
 
@@ -361,7 +362,9 @@ def score_notebook(nb_json, confined, judge, recheck):
                     # The kernel never reached this cell (it died, or the notebook ran out of
                     # time): there is no in-notebook verdict to compare, and the re-check ran
                     # the same check outside the student's reach. Honest work still counts.
-                    final = rechecked
+                    # A judge record for a cell that never ran comes from the student's own code
+                    # (it began the check itself): it can only lower the score.
+                    final = min(rechecked, judged) if got_judge else rechecked
                     info["scored_by"] = "re-check (the cell never ran in the notebook)"
                 else:
                     final = min(x for x in (auto, judged, rechecked) if x is not None)

@@ -51,3 +51,21 @@ def test_recheck_is_over_before_the_kernel_runs_the_submission():
     printed = "".join("".join(o.get("text", "")) for o in outputs)
     assert printed.split() == ["ALONE"], printed
     assert result["timings"]["recheck"] >= 12  # the re-check did hold its lock
+
+
+def test_a_judge_record_lowers_a_cell_that_never_ran():
+    """The kernel died before the cell, but its own code had begun the check: the lower verdict counts."""
+    import nbformat
+
+    from rnncourse import runner
+
+    cell = nbformat.v4.new_code_cell('check("rnn_cell_forward", globals())')
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "rnn_cell_forward_hidden", "points": 10,
+                                 "solution": False, "locked": True, "schema_version": 3}
+    nb = nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))
+    recheck = {"rnn_cell_forward": {"points": 10.0, "report": "3 of 3"}}
+    scores, _, _, _ = runner.score_notebook(nb, True, {}, recheck)
+    assert scores["rnn_cell_forward_hidden"] == 10.0  # honest work after a crash still counts
+    judge = {"rnn_cell_forward": {"points": 0.0, "report": "did not finish"}}
+    scores, _, _, _ = runner.score_notebook(nb, True, judge, recheck)
+    assert scores["rnn_cell_forward_hidden"] == 0.0
