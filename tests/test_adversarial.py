@@ -11,7 +11,7 @@ data intact, nothing leaked, no process left, no late strike.
 import pytest
 from adversarial import cases as adv
 from adversarial.course import leaks, written_mib
-from adversarial.ours import grade_class
+from adversarial.ours import GRADE_TIMEOUT, grade_class
 
 from rnncourse import FUNCTIONS, cases, sandbox
 
@@ -27,6 +27,14 @@ def graded(tmp_path_factory):
 def test_the_run_finished(graded):
     assert graded["returncode"] is not None, "make grade did not finish:\n" + graded["output"][-3000:]
     assert graded["scores"] is not None, "the gradebook is gone"
+
+
+def test_every_student_recorded_and_the_run_bounded(graded):
+    """Exit status 0: nothing left to retry, whatever the submissions did (malformed messages to
+    the judge, killed processes, shadowing files); and the class finished well within the
+    harness's limit although one submission spins 62 processes (a CPU cgroup per sandbox)."""
+    assert graded["returncode"] == 0, graded["output"][-3000:]
+    assert graded["seconds"] < GRADE_TIMEOUT
 
 
 def test_control_student_untouched(graded):
