@@ -31,7 +31,9 @@ What the confined process sees and may do
   capabilities. Without root: a user namespace maps the caller's uid to a
   non-zero uid inside, which drops every capability at ``exec``.
 * rlimits from :class:`Limits`: address space, processes (per uid, hence per
-  sandbox when run as root), file size, open files, CPU time.
+  sandbox when run as root), file size, open files, CPU time; as root, a
+  memory cgroup (``memory_total``) and a CPU cgroup (``cpus``: all the
+  sandbox's processes together get at most that many cores) per sandbox.
 * Process tree: the wrapper forks a PID-namespace init which forks the
   payload. When the payload exits, the init exits and the kernel kills every
   process left in the namespace (a daemonised child cannot outlive it); when
