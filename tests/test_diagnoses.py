@@ -145,3 +145,19 @@ def test_diagnosis_round_trips_as_plain_data():
     d = diagnosis.to_dict()
     assert d["mistakes"] == ["next_step_gradient_not_added", "cell_gradient_not_carried"]
     assert grading.Diagnosis.from_dict(d) == diagnosis
+
+
+def test_the_judge_records_the_named_mistakes(monkeypatch, capsys):
+    """``make grade`` keeps the labels per function (judge results -> worker -> grading records)."""
+    from rnncourse import judge
+
+    module = _module(*HELD_OUT[-2][:2])  # lstm_backward carrying neither gradient
+    with judge.Judge() as j:
+        monkeypatch.setenv(grading.JUDGE_ENV, j.socket_path)
+        with pytest.raises(AssertionError, match="two mistakes together"):
+            grading.check("lstm_backward", vars(module))
+        grading.check("lstm_forward", vars(module))
+    capsys.readouterr()
+    assert j.results["lstm_backward"]["mistakes"] == ["next_step_gradient_not_added",
+                                                      "cell_gradient_not_carried"]
+    assert j.results["lstm_forward"]["mistakes"] == []
