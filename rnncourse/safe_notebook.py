@@ -13,7 +13,8 @@ of every output, only what nbconvert and JupyterLab show as text or picture:
 - of output metadata only image sizes and backgrounds; of cell metadata the
   nbgrader record, tags of plain characters and the display flags; of notebook
   metadata the kernel and language (never widget state);
-- stream names ``stdout``/``stderr`` only, error and stream texts as strings.
+- stream names ``stdout``/``stderr`` only, error and stream texts as strings,
+  execution counts only as integers (nbconvert prints them unescaped).
 
 Markdown cells go through :func:`~rnncourse.safe_html.safe_markdown`, raw cells
 through :func:`~rnncourse.safe_html.clean_html` when they hold anything that
@@ -183,6 +184,10 @@ def sanitize(nb):
             cell["id"] = uuid.uuid4().hex[:8]
         kind = cell.get("cell_type")
         if kind == "code":
+            count = cell.get("execution_count")
+            if not (count is None or isinstance(count, int) and not isinstance(count, bool)):
+                cell["execution_count"] = None  # the kernel reports it; nbconvert prints it unescaped
+                cell_notes.append("execution count")
             outs = [_output(o, cell_notes) for o in cell.get("outputs", []) if isinstance(o, dict)]
             cell["outputs"] = [nbformat.from_dict(o) for o in outs if o is not None]
         elif kind in ("markdown", "raw"):

@@ -26,17 +26,14 @@ TABLE = ('<div>\n<style scoped>\n .dataframe tbody tr th { vertical-align: top; 
 
 
 def _hostile_notebook():
-    class Ctx:  # what inject.build needs, without a course
-        release = None
-
     nb = nbformat.v4.new_notebook()
     code = nbformat.v4.new_code_cell("x")
     ns = {}
-    exec(compile("def display(data, metadata, raw):\n    out.append((data, metadata))\nout = []\n", "d", "exec"),
-         ns)
+    exec("def display(data, metadata, raw):\n    out.append((data, metadata))\n\n\nout = []\n", ns)
     exec(inject.carrier_code().replace("from IPython.display import display", ""), ns)
     code.outputs = [nbformat.v4.new_output("display_data", data=d, metadata=m) for d, m in ns["out"]]
-    code.outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": "7.5"}, execution_count=4))
+    code.outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": "7.5"},
+                                               execution_count=4))
     code.outputs.append(nbformat.v4.new_output("stream", name="stderr", text="<script>warn</script>"))
     nb.cells = [code, nbformat.v4.new_markdown_cell(inject.MARKDOWN), nbformat.v4.new_raw_cell(inject.RAW)]
     nb.cells[2].metadata["format"] = "text/html"
@@ -52,7 +49,8 @@ def test_hostile_outputs_markdown_and_metadata_are_made_inert():
     assert inject.active_content(text) == []
     assert "widgets" not in nb.metadata
     kinds = {m for o in nb.cells[0].outputs for m in o.get("data", {})}
-    assert not kinds & {"application/javascript", "text/vnd.mermaid", "application/vnd.jupyter.widget-view+json"}
+    assert not kinds & {"application/javascript", "text/vnd.mermaid",
+                        "application/vnd.jupyter.widget-view+json"}
     assert any("application/javascript" in n for n in notes) and any("markdown" in n for n in notes)
     # What could not be shown says so; the image with bad metadata keeps the image, not the size.
     assert any(o.get("data", {}).get("text/plain", "").startswith("output javascript")
@@ -61,7 +59,8 @@ def test_hostile_outputs_markdown_and_metadata_are_made_inert():
     assert len(png) == 1 and png[0].metadata == {}
     # Scores read streams, errors and text/plain: all kept as they were.
     assert nb.cells[0].outputs[-2].data == {"text/plain": "7.5"}
-    assert nb.cells[0].outputs[-1].text == "<script>warn</script>" and nb.cells[0].outputs[-1].name == "stderr"
+    stderr = nb.cells[0].outputs[-1]
+    assert stderr.text == "<script>warn</script>" and stderr.name == "stderr"
     # Honest markdown next to the payload survives.
     assert "<strong>bold</strong>" in nb.cells[1].source and "https://numpy.org" in nb.cells[1].source
 
@@ -133,8 +132,9 @@ PIECES = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<a href=
           "<svg onload=alert(1)>", "<iframe src=javascript:alert(1)>", "<style>*{}</style>", "<b>", "</b>",
           "<table><tr><td>", "text", "<", ">", '"', "'", "&", "<!--", "-->", "<math><mi>", "<p onclick=x>",
           "<details ontoggle=alert(1) open>", "<a href=' java\tscript:x'>", "<img src='data:text/html,x'>",
-          "<form><button formaction=javascript:x>", "<object data=x>", "<base href=//evil>", "<meta http-equiv>",
-          "<span style='background:url(x)'>", "<div style='position:fixed'>", "`", "$", "\n\n", "[l](javascript:x)"]
+          "<form><button formaction=javascript:x>", "<object data=x>", "<base href=//evil>",
+          "<meta http-equiv>", "<span style='background:url(x)'>", "<div style='position:fixed'>", "`", "$",
+          "\n\n", "[l](javascript:x)"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -148,3 +148,15 @@ def test_cleaned_html_and_markdown_are_always_clean(pieces):
         assert bad not in cleaned.lower().replace("&lt;", "")
     rendered = safe_html.render_markdown(safe_html.safe_markdown(text))
     assert rendered is not None and safe_html.is_clean(rendered)
+
+
+def test_execution_counts_only_integers():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.execution_count = "<img src=x onerror=alert(1)>"
+    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "1"}, execution_count=None)]
+    cell.outputs[0]["execution_count"] = "<script>1</script>"
+    nb.cells = [cell, nbformat.v4.new_code_cell("y", execution_count=3)]
+    sanitize(nb)
+    assert nb.cells[0].execution_count is None and nb.cells[0].outputs[0].execution_count is None
+    assert nb.cells[1].execution_count == 3

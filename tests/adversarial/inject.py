@@ -175,19 +175,27 @@ def active_content(notebook_text):
 
 
 def active_html(page):
-    """Payload markers in a rendered page (feedback HTML): the vectors whose code is still there.
+    """What in a rendered page (feedback HTML) a browser would run, parsed as a browser parses it.
 
-    The payload is the only JavaScript that names ``FLAG`` or runs encoded code, so
-    any of them in the page (outside escaped text) is a payload the browser may run.
+    Script elements that name ``FLAG``, event-handler attributes, ``javascript:`` links
+    and frames; text (such as the highlighted source of a code cell) does not count.
     """
+    from bleach._vendor import html5lib
+
     found = set()
-    for m in re.finditer(r"<script[^>]*>(.*?)</script>", page, re.I | re.S):
-        if FLAG in m.group(1):
+    for el in html5lib.parse(page, treebuilder="etree", namespaceHTMLElements=False).iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag.rsplit("}", 1)[-1].lower()
+        if tag == "script" and FLAG in (el.text or "") + "".join(el.itertext()):
             found.add("<script> payload")
-    if re.search(r"\bon(error|load|toggle)\s*=\s*\"?eval\(", page):
-        found.add("event handler payload")
-    if re.search(r"href=\"javascript:", page, re.I):
-        found.add("javascript: link")
-    if re.search(r"<iframe", page, re.I):
-        found.add("<iframe")
+        if tag in ("iframe", "frame", "object", "embed"):
+            found.add(f"<{tag}>")
+        for name, value in el.attrib.items():
+            name = str(name).lower()
+            if name.startswith("on") and ("eval(" in value or FLAG in value):
+                found.add("event handler payload")
+            url = value.strip().lower()
+            if name in ("href", "src", "action", "formaction") and url.startswith("javascript:"):
+                found.add("javascript: URL")
     return sorted(found)
