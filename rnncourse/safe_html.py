@@ -22,6 +22,7 @@ The check parses HTML with html5lib (bleach's parser, the HTML5 algorithm that
 browsers use), so what is checked is what a browser would build.
 """
 
+import functools
 import re
 
 import bleach
@@ -195,6 +196,18 @@ def safe_markdown(source, attachments=None):
         ``source`` unchanged, or the cleaned rendering (HTML), or ``source`` as a
         code block, whichever is the first whose rendering :func:`is_clean`.
     """
+    if not attachments:
+        return _safe_markdown_plain(source)
+    return _safe_markdown(source, attachments)
+
+
+@functools.lru_cache(maxsize=4096)
+def _safe_markdown_plain(source):
+    """:func:`safe_markdown` without attachments, remembered: every student has the released cells."""
+    return _safe_markdown(source, None)
+
+
+def _safe_markdown(source, attachments):
     if _renders_clean(source, attachments):
         return source
     rendered = render_markdown(source, attachments)
