@@ -22,5 +22,5 @@ class SafeOutputs(Preprocessor):
     def preprocess(self, nb, resources):
         notes = sanitize(nb)
         for note in notes:
-            self.log.warning("Removed from the notebook as it could run in a browser: %s", note)
+            self.log.warning("Made inert (removed or rewritten, as it could run in a browser): %s", note)
         return nb, resources
