@@ -3,7 +3,11 @@
 For every function and test case the file holds the inputs, the reference
 outputs (normalised as in :mod:`rnncourse.cases`) and the outputs of each
 typical mistake where they differ. Everything is derived from the master
-notebook with fixed seeds, so regenerating gives identical bytes.
+notebook with fixed seeds, so regenerating on the same machine gives identical
+bytes. On another CPU the BLAS kernels round matrix products differently in the
+last bits (up to 1.2e-14 measured with OpenBLAS's other core types), so
+:func:`differences` compares with :data:`RTOL` and :data:`ATOL`, a million
+times tighter than grading (:func:`rnncourse.cases.matches`).
 """
 
 import argparse
@@ -15,6 +19,50 @@ from pathlib import Path
 import numpy as np
 
 from . import FUNCTIONS, cases, mistakes, paths, reference, tree
+
+RTOL = 1e-12
+"""Relative tolerance of :func:`differences` (grading: 1e-6)."""
+ATOL = 1e-14
+"""Absolute tolerance of :func:`differences` (grading: 1e-8)."""
+
+
+def differences(path_a, path_b, rtol=RTOL, atol=ATOL):
+    """How two reference files differ beyond rounding: a list of messages, empty when they agree.
+
+    Parameters
+    ----------
+    path_a, path_b : str or Path
+        Reference files (``.npz`` as :func:`write` makes them); ``b`` is the expected one.
+    rtol, atol : float
+        Floating-point arrays agree when ``|a - b| <= atol + rtol * |b|`` everywhere;
+        every other array (integers, text) must be equal, and both files must hold the
+        same keys with the same dtypes and shapes.
+
+    Returns
+    -------
+    list of str
+        One line per array that differs, saying how.
+    """
+    out = []
+    with np.load(path_a, allow_pickle=False) as a, np.load(path_b, allow_pickle=False) as b:
+        keys_a, keys_b = set(a.files), set(b.files)
+        for k in sorted(keys_a - keys_b):
+            out.append(f"{k}: only in {path_a}")
+        for k in sorted(keys_b - keys_a):
+            out.append(f"{k}: only in {path_b}")
+        for k in sorted(keys_a & keys_b):
+            x, y = a[k], b[k]
+            if x.dtype != y.dtype or x.shape != y.shape:
+                out.append(f"{k}: {x.dtype}{list(x.shape)} against {y.dtype}{list(y.shape)}")
+            elif x.dtype.kind in "fc":
+                bad = ~(np.abs(x - y) <= atol + rtol * np.abs(y))
+                bad &= ~((x == y) | (np.isnan(x) & np.isnan(y)))  # equal infinities, both NaN
+                if bad.any():
+                    worst = float(np.max(np.abs(x - y)[bad]))
+                    out.append(f"{k}: {int(bad.sum())} of {x.size} values differ, by up to {worst:.3g}")
+            elif not np.array_equal(x, y):
+                out.append(f"{k}: values differ")
+    return out
 
 
 def call(module, fn, inputs):
