@@ -160,7 +160,11 @@ def _links(root, links, binds):
         where = root + link
         if os.path.lexists(where) or os.path.realpath(root + parent) != real_root + parent:
             continue
-        os.makedirs(root + parent, exist_ok=True)
+        umask = os.umask(0o022)  # directories the payload's uid cannot write to
+        try:
+            os.makedirs(root + parent, exist_ok=True)
+        finally:
+            os.umask(umask)
         os.symlink(target, where)
 
 
