@@ -156,12 +156,21 @@ def _message(fn, label):
 
 
 def report(fn, verdicts):
-    """``(points, n_ok, text)`` of a function's verdicts."""
+    """``(points, n_ok, text)`` of a function's verdicts; the text ends with the
+    :mod:`rnncourse.diagnosis` line that the class report reads."""
     n_ok = sum(v is None for v in verdicts.values())
     lines = [f"{fn}: {n_ok} of {len(verdicts)} outputs correct"]
     for k, v in verdicts.items():
         lines.append(f"  [{'ok' if v is None else 'XX'}] {k}" + ("" if v is None else f": {v}"))
+    lines.append(_diagnosis_line(fn, verdicts))
     return round(cases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
+
+
+def _diagnosis_line(fn, verdicts):
+    """The machine-readable last line of a report, for the class report (trusted side)."""
+    from . import diagnosis
+
+    return diagnosis.line(diagnosis.from_verdicts(fn, verdicts))
 
 
 def check(fn, namespace):

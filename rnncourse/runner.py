@@ -293,6 +293,22 @@ class SubmissionProblem(Exception):
 
 
 # --------------------------------------------------------------------------- scoring
+def _diagnosis_of(fn, cell, info, judge, recheck, confined):
+    """The recorded verdict of ``fn``: from the check whose points were kept (trusted records
+    when confined: the judge's, or the re-check's when it scored lower or alone), else from
+    what the notebook's hidden test cell printed."""
+    from . import diagnosis
+
+    if confined:
+        rechecked, judged = info.get("recheck"), info.get("judge")
+        use_recheck = rechecked is not None and (not info["ran"] or judged is None
+                                                 or rechecked < judged - 1e-9)
+        source = (recheck if use_recheck else judge) or {}
+        text = (source.get(fn) or {}).get("report", "")
+        return diagnosis.parse(text).get(fn)
+    return diagnosis.from_cell(cell, fn)
+
+
 def function_of(grade_id):
     """The graded function a test cell belongs to: the longest function name its grade_id starts with."""
     found = [fn for fn in FUNCTIONS if grade_id.startswith(fn)]
@@ -371,6 +387,10 @@ def score_notebook(nb_json, confined, judge, recheck):
                 elif rechecked is not None and auto > rechecked + 1e-9:
                     flags.append(f"possible tampering in {gid}: the notebook shows {auto:g} points, "
                                  f"the re-check outside the notebook gives {rechecked:g}")
+            if fn is not None:
+                found = _diagnosis_of(fn, cell, info, judge, recheck, confined)
+                if found is not None:
+                    info["diagnosis"] = found.to_dict()
             info["final"] = final
             scores[gid] = final
             details[gid] = info
