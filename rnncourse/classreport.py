@@ -292,6 +292,7 @@ def build(root=None, db_url=None, out_dir=None):
     from . import reportpage
 
     course = gradebook.load_course(root, db_url)
+    gradebook.probe(course.db_url)
     out_dir = Path(out_dir or course.root / "reports" / course.assignment)
     results = collect(course.root, db_url)
     if not results:

@@ -201,6 +201,7 @@ def import_roster(path, root=None, db_url=None, id_column=None):
 
     gradebook.venv_on_path()
     course = gradebook.load_course(root, db_url)
+    gradebook.probe(course.db_url)
     kind, rows, skipped = read(path)
     with Gradebook(course.db_url, course.course_id) as gb:
         known = [s.id for s in gb.students]

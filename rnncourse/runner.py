@@ -742,7 +742,8 @@ def grade_class(root=None, *, students=None, workers=None, scheduler=None, force
     figures : bool
         Draw the notebook's figures into the autograded notebooks, as stock
         nbgrader does (default). False builds them without drawing (each shows
-        as ``<Figure size ...>``): about twice as fast, same scores.
+        as ``<Figure size ...>``), same scores (no faster: the course's helper
+        draws nothing while grading).
     fork_server : bool
         Start confined kernels and re-checks as forks of a per-worker process
         that imported ipykernel, numpy and matplotlib once
@@ -758,6 +759,7 @@ def grade_class(root=None, *, students=None, workers=None, scheduler=None, force
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     gradebook.venv_on_path()
     course = gradebook.load_course(root, db_url)
+    gradebook.probe(course.db_url)
     with _course_env(course.root):
         return _grade(course, students=students, workers=workers, scheduler=scheduler, force=force,
                       limits=limits, unsafe_no_sandbox=unsafe_no_sandbox, progress=progress,
@@ -1090,11 +1092,23 @@ def add_arguments(p):
                    help="exec every confined kernel and re-check anew instead of forking them from a "
                    "process that imported their modules once (slower; for measurements)")
     p.add_argument("--no-figures", action="store_true",
-                   help="build the notebook's figures without drawing them (about twice as fast; same "
-                   "scores; autograded notebooks then show <Figure ...> instead of images)")
+                   help="build the notebook's figures without drawing them (same scores; autograded "
+                   "notebooks then show <Figure ...> instead of images; no faster since the course's "
+                   "helper draws nothing while grading, see the README)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-scores", action="store_true",
+                   help="do not print the class's scores per student and function after the run")
     p.add_argument("--no-export", action="store_true", help="do not write grades.csv")
     p.add_argument("--timings", action="store_true", help="print mean per-submission timings of the workers")
+
+
+def _scores_text(root, db_url, export=True):
+    """The class's scores per student and function, as ``make grade`` prints them after a run."""
+    from . import gradetable
+
+    course = gradebook.load_course(root, db_url)
+    csv_path = course.root / "grades.csv" if export else None
+    return gradetable.text(gradebook.grades(course.db_url, course.assignment), csv_path)
 
 
 def main(args):
@@ -1121,6 +1135,9 @@ def main(args):
               file=sys.stderr)
         return 130
     print(summary.text())
+    if not args.no_scores:
+        print()
+        print(_scores_text(args.root, args.db_url, export=not args.no_export))
     if args.timings and summary.timings:
         print("mean per-submission timings (s): " + ", ".join(
             f"{k} {v:.3g}" for k, v in sorted(summary.timings.items())))
