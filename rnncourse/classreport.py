@@ -55,7 +55,7 @@ class StudentResult:
     scores : dict
         Function -> points of its hidden test.
     diagnoses : dict
-        Function -> :class:`rnncourse.diagnosis.Diagnosis`.
+        Function -> :class:`rnncourse.diagnosis.Record`.
     error : str or None
     flags : list of str
         Possible tampering, timeouts, crashes.
@@ -83,7 +83,7 @@ class StudentResult:
         return cls(student=d["student"], state=d["state"], total=float(d["total"]),
                    scores={k: float(v) for k, v in d["scores"].items()}, error=d.get("error"),
                    flags=list(d.get("flags") or []), recorded_by=d.get("recorded_by", ""),
-                   diagnoses={fn: diagnosis.Diagnosis.from_dict(v)
+                   diagnoses={fn: diagnosis.Record.from_dict(v)
                               for fn, v in (d.get("diagnoses") or {}).items()})
 
 
@@ -195,7 +195,7 @@ def collect(root=None, db_url=None):
                 for info in details.values():
                     d = isinstance(info, dict) and info.get("diagnosis")
                     if d:
-                        found = diagnosis.Diagnosis.from_dict(d)
+                        found = diagnosis.Record.from_dict(d)
                         res.diagnoses[found.fn] = found
                 if nb_path.exists():  # timeouts and crashes show in the notebook the runner wrote
                     res.flags += [f for f in from_notebook(nb_path)[1] if f not in res.flags]

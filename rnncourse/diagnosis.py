@@ -64,7 +64,7 @@ class OutputVerdict:
 
 
 @dataclass
-class Diagnosis:
+class Record:
     """A function's verdict: ``outputs`` maps output name -> :class:`OutputVerdict`."""
 
     fn: str
@@ -117,8 +117,21 @@ def named_mistakes(fn, text):
     return sorted(dict.fromkeys(m.label for m in found), key=order.index)
 
 
+def _labels(alternatives):
+    return [label for labels in alternatives for label in labels]
+
+
 def from_verdicts(fn, verdicts):
-    """A :class:`Diagnosis` of ``grading.compare``'s verdicts (output -> None or message)."""
+    """A :class:`Record` of what ``grading.compare`` returned.
+
+    ``verdicts``: a ``grading.Diagnosis`` (per output None or a message, with
+    the labels it named as data: ``named`` for the whole function, ``by_output``
+    per output), or a plain ``{output: None or message}`` dict, whose named
+    mistakes are then read from the messages (:func:`named_mistakes`).
+    """
+    structured = hasattr(verdicts, "named") or hasattr(verdicts, "by_output")
+    whole = _labels(getattr(verdicts, "named", None) or [])
+    by_output = getattr(verdicts, "by_output", None) or {}
     outputs = {}
     for k, v in verdicts.items():
         if v is None:
@@ -126,10 +139,11 @@ def from_verdicts(fn, verdicts):
         elif "is not implemented" in v:
             outputs[k] = OutputVerdict(ok=False, error="missing")
         elif v.startswith("wrong values"):
-            outputs[k] = OutputVerdict(ok=False, mistakes=named_mistakes(fn, v))
+            labels = (whole + _labels(by_output.get(k, []))) if structured else named_mistakes(fn, v)
+            outputs[k] = OutputVerdict(ok=False, mistakes=list(dict.fromkeys(labels)))
         else:
             outputs[k] = OutputVerdict(ok=False, error="error")
-    return Diagnosis(fn, outputs)
+    return Record(fn, outputs)
 
 
 def line(diagnosis):
@@ -138,7 +152,7 @@ def line(diagnosis):
 
 
 def parse(text):
-    """``{fn: Diagnosis}`` of every marker line found in ``text`` (any framing; the last one wins).
+    """``{fn: Record}`` of every marker line found in ``text`` (any framing; the last one wins).
 
     Accepts the line as printed, inside an exception's message or traceback
     (possibly with ANSI colours or a prefix on the line), or with its quotes
@@ -155,7 +169,7 @@ def parse(text):
                 if blob[end - 1] != "}":
                     continue
                 try:
-                    d = Diagnosis.from_dict(json.loads(blob[:end]))
+                    d = Record.from_dict(json.loads(blob[:end]))
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue
                 found[d.fn] = d
@@ -181,5 +195,5 @@ def cell_text(cell):
 
 
 def from_cell(cell, fn):
-    """The :class:`Diagnosis` of ``fn`` shown in a hidden test cell's outputs, or None."""
+    """The :class:`Record` of ``fn`` shown in a hidden test cell's outputs, or None."""
     return parse(cell_text(cell)).get(fn)

@@ -45,6 +45,22 @@ SNIPPETS = {
     ("lstm_backward", "next_step_gradient_not_added"): "added to the upstream",
     ("lstm_backward", "cell_gradient_not_carried"): "which becomes the next call's `dc_next`",
     ("lstm_backward", "gradients_overwritten"): "Sum the weight and bias gradients",
+    ("rnn_cell_forward", "prediction_from_a_prev"): r"\mathrm{softmax}\left(W_{ya}",
+    ("rnn_forward", "a0_ignored"): "the first cell receives $a_0$",
+    ("rnn_cell_backward", "tanh_applied_twice"): r"1 - \tanh(z)^2 = 1 - (a^{\langle t \rangle})^2",
+    ("rnn_cell_backward", "da_next_not_multiplied"): r"dz = da_{next} \odot",
+    ("rnn_cell_backward", "dwaa_wrong_state"): r"dW_{aa} = dz\, a^{\langle t-1 \rangle T}",
+    ("rnn_backward", "steps_walked_forward"): r"walking backwards from $t = T_x$ to $1$",
+    ("rnn_backward", "upstream_gradient_not_added"): r"da_{next} = da^{\langle t \rangle} + da_{prev}",
+    ("lstm_cell_forward", "candidate_sigmoid"): r"\tilde c^{\langle t \rangle} = \tanh(W_c",
+    ("lstm_forward", "a0_ignored"): "The initial hidden state is $a_0$",
+    ("lstm_forward", "c_not_carried"): "now both $a$ and $c$ are carried forward",
+    ("lstm_cell_backward", "output_gate_derivative_missing"): r"\Gamma_o (1 - \Gamma_o)",
+    ("lstm_cell_backward", "a_next_path_missing_from_dc"): r"dc = dc_{next} +",
+    ("lstm_cell_backward", "gates_use_dc_next"): r"d\tilde c = dc \odot",
+    ("lstm_cell_backward", "concat_order"): r"dW_g = dg\, [a^{\langle t-1 \rangle}; x^{\langle t \rangle}]^T",
+    ("lstm_backward", "steps_walked_forward"): "Walk the steps backwards",
+    ("lstm_backward", "upstream_gradient_not_added"): "added to the upstream",
 }
 
 _HEADING = re.compile(r"^(#{2,6})\s+(.*\S)\s*$", re.MULTILINE)

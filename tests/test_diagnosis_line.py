@@ -50,7 +50,7 @@ def test_named_mistakes_are_read_from_the_catalogue_messages():
 
 
 def _line():
-    return diagnosis.line(diagnosis.Diagnosis("rnn_cell_forward", {
+    return diagnosis.line(diagnosis.Record("rnn_cell_forward", {
         "a_next": diagnosis.OutputVerdict(False, ["bias_forgotten"]),
         "yt_pred": diagnosis.OutputVerdict(True)}))
 
