@@ -214,15 +214,18 @@ def _catalogue():
     return MISTAKES
 
 
-def tally(results):
+def tally(results, master=None):
     """``[MistakeCount]``: per function, every named mistake seen, then the wrong outputs
-    without a name, errors, and points lost without a verdict."""
+    without a name, errors, and points lost without a verdict. ``master``: the master
+    notebook whose sections are pointed to (default: this package's course's)."""
     order = {}
     messages = {}
     for m in _catalogue():
         order.setdefault(m.fn, []).append(m.label)
         messages[(m.fn, m.label)] = m.message
-    secs = lessons.sections()
+    import nbformat
+
+    secs = lessons.sections(nbformat.read(str(master), as_version=4) if master else None)
     rows = []
     for fn in FUNCTIONS:
         named, special = {}, {k: [] for k in SPECIAL}
@@ -299,7 +302,8 @@ def build(root=None, db_url=None, out_dir=None):
         raise gradebook.CourseError(
             f"the gradebook ({course.db_url}) has no students yet: grade the class first "
             "(make grade, or nbgrader autograde)")
-    counts = tally(results)
+    master = course.source_dir() / f"{course.notebook}.ipynb"
+    counts = tally(results, master if master.is_file() else None)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(counts, out_dir / "mistakes.csv")
     generated = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
