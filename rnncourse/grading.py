@@ -253,7 +253,9 @@ def report(fn, verdicts):
 
     The text says which outputs are wrong and by how much, then names the
     mistakes: once for the function when one explanation covers every wrong
-    output, else once per group of outputs that share an explanation.
+    output, else once per group of outputs that share an explanation. Its last
+    line is the machine-readable :mod:`rnncourse.diagnosis` line that the class
+    report reads.
     """
     n_ok = sum(v is None for v in verdicts.values())
     lines = [f"{fn}: {n_ok} of {len(verdicts)} outputs correct"]
@@ -270,7 +272,15 @@ def report(fn, verdicts):
     for alternatives, keys in groups.items():
         lines.append(f"  {', '.join(keys)} {'looks' if len(keys) == 1 else 'look'} like: "
                      + _explanation(fn, alternatives))
+    lines.append(_diagnosis_line(fn, verdicts))
     return round(cases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
+
+
+def _diagnosis_line(fn, verdicts):
+    """The machine-readable last line of a report, for the class report (trusted side)."""
+    from . import diagnosis
+
+    return diagnosis.line(diagnosis.from_verdicts(fn, verdicts))
 
 
 def check(fn, namespace):
