@@ -41,6 +41,9 @@ VARIANTS = {
     "fortran_input": ("rnn_forward", None, None),
     "reused_buffer": ("rnn_forward", None, None),
     "calls_another": ("lstm_cell_backward", None, None),
+    "extra_parameter": ("lstm_forward", "lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)",
+                        "lstm_cell_forward(x[:, :, t], a_next, c_next, {**parameters, 'step': t})"),
+    "listed_input": ("rnn_forward", None, "rnn_cell_forward(x[:, :, t].tolist(), a_next, parameters)"),
     "missing_argument": ("lstm_forward", "lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)",
                          "lstm_cell_forward(x[:, :, t], a_next, parameters)"),
     "unknown_keyword": ("lstm_forward", "lstm_cell_forward(x[:, :, t], a_next, c_next, parameters)",
@@ -62,7 +65,7 @@ def variant_source(name):
     """``(function, source)`` of the variant ``name``."""
     fn, old, new = VARIANTS[name]
     src = SRC[fn]
-    if name in ("keyword_reordered", "twice_given", "wrong_shape"):
+    if name in ("keyword_reordered", "twice_given", "wrong_shape", "listed_input"):
         assert RNN_CALL in src
         return fn, src.replace(RNN_CALL, new)
     if name == "backward_keyword":
@@ -122,9 +125,10 @@ def test_every_call_style_graded_as_in_the_kernel(name, monkeypatch, capsys):
     fn, source = variant_source(name)
     local, remote = graded_both_ways(fn, source, monkeypatch, capsys)
     assert remote == local, name
-    # Honest but costly in the kernel too (float32 rounds the cached xt beyond the tolerance).
+    # Honest but costly in the kernel too (float32 rounds the cached xt beyond the tolerance;
+    # a list in the cache is not an array).
     honest_wrong = ("missing_argument", "unknown_keyword", "twice_given", "wrong_shape", "reused_buffer",
-                    "float32_input")
+                    "float32_input", "listed_input")
     if name in honest_wrong:
         assert local[0] != float(cases.POINTS[fn]), "the variant should cost points"
     else:
