@@ -140,3 +140,12 @@ def test_tampering_still_changes_nothing(honest, released):
 ])
 def test_align(submitted, released, expected):
     assert structure.align(submitted, released) == expected
+
+
+def test_the_recheck_runs_every_code_cell_of_a_long_restored_notebook(honest, released):
+    from rnncourse import recheck
+
+    honest.cells[1:1] = [nbformat.v4.new_markdown_cell(f"note {k}") for k in range(2500)]
+    out = structure.restore(honest, released)
+    ran = {c["source"] for c in recheck.student_cells(out)}
+    assert all(out.cells[where(out, fn)].source in ran for fn in FUNCTIONS)
