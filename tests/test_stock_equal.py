@@ -70,8 +70,8 @@ def notebooks(released):
     nb = copy.deepcopy(honest)
     md = nb.cells.pop(_where(nb, "lstm_forward_text"))
     i = _where(nb, "lstm_cell_forward")
-    nb.cells[i].source = nb.cells[i].source.replace("sigmoid(", "gate(")
-    nb.cells[i + 1:i + 1] = [md, nbformat.v4.new_code_cell("def gate(z):\n    return sigmoid(z)\n")]
+    nb.cells[i].source = nb.cells[i].source.replace("sigmoid(", "my_sigmoid(")
+    nb.cells[i + 1:i + 1] = [md, nbformat.v4.new_code_cell("def my_sigmoid(z):\n    return sigmoid(z)\n")]
     out["moved_markdown"] = nb
 
     nb = copy.deepcopy(honest)
@@ -99,10 +99,11 @@ def graded(tmp_path_factory):
     for student, nb in class_.items():
         nbformat.write(nb, str(seed / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
     stock = bench.clone_course(seed, seed.parent / "stock")
-    _, proc = bench.run_stock(stock)
-    failed = set(re.findall(r"error processing assignment '\w+' for student '(\w+)'", proc.stderr))
-    for student in failed - {"pasted_test"}:  # a busy machine: once more, as an instructor would
-        bench.run_stock(stock, ("--student", student, "--force"))
+    bench.run_stock(stock)
+    for _ in range(2):  # a busy machine ("Timeout waiting for IOPub output"): again, as an instructor would
+        done = gradebook.grades(f"sqlite:///{stock / 'gradebook.db'}")
+        for student in set(class_) - set(done) - {"pasted_test"}:
+            bench.run_stock(stock, ("--student", student, "--force"))
     ours = bench.clone_course(seed, seed.parent / "ours")
     _, mine = bench.run_runner(ours, workers=2)
     assert mine.returncode == 0, mine.stdout[-3000:] + mine.stderr[-3000:]
