@@ -309,7 +309,8 @@ def score_notebook(nb_json, confined, judge, recheck):
     confined : bool
         Whether the judge and re-check verdicts apply (the default grading).
     judge, recheck : dict or None
-        ``{fn: {"points", "report"}}`` from the worker.
+        ``{fn: {"points", "report"}}`` from the worker (the judge's also ``"mistakes"``: the
+        labels named, kept per test cell in ``details[grade_id]["mistakes"]``).
 
     Returns
     -------
@@ -356,6 +357,7 @@ def score_notebook(nb_json, confined, judge, recheck):
                     rechecked = round(float(recheck[fn]["points"]) * scale, 4)
                     info["recheck_report"] = recheck[fn]["report"][:4000]
                 info["judge"] = judged
+                info["mistakes"] = list(got_judge.get("mistakes", [])) if got_judge else []
                 info["recheck"] = rechecked
                 if not_run and rechecked is not None:
                     # The kernel never reached this cell (it died, or the notebook ran out of
