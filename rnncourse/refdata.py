@@ -4,7 +4,11 @@ For every function and test case the file holds the inputs, the reference
 outputs (normalised as in :mod:`rnncourse.cases`) and the outputs of each
 typical mistake, and of each pair of them made together, where they differ.
 Everything is derived from the master notebook with fixed seeds, so
-regenerating gives identical bytes.
+regenerating on the same machine gives identical bytes. On another CPU the
+BLAS kernels round matrix products differently in the last bits (up to
+1.4e-14 measured with OpenBLAS's other core types), so :func:`differences`
+compares with :data:`RTOL` and :data:`ATOL`, a million times tighter than
+grading (:func:`rnncourse.cases.matches`).
 """
 
 import argparse
@@ -17,6 +21,73 @@ from pathlib import Path
 import numpy as np
 
 from . import FUNCTIONS, cases, mistakes, paths, reference, tree
+
+RTOL = 1e-12
+"""Relative tolerance of :func:`differences` (grading: 1e-6)."""
+ATOL = 1e-14
+"""Absolute tolerance of :func:`differences` (grading: 1e-8)."""
+
+
+def differences(path_a, path_b, rtol=RTOL, atol=ATOL):
+    """How two reference files differ beyond rounding: a list of messages, empty when they agree.
+
+    Parameters
+    ----------
+    path_a, path_b : str or Path
+        Reference files (as :func:`write` makes them); ``b`` is the expected one.
+    rtol, atol : float
+        Arrays (and floats) agree when ``|a - b| <= atol + rtol * |b|`` everywhere;
+        both files must hold the same functions, cases, outputs and mistakes, with
+        the same shapes, and every other value (labels, text) must be equal.
+
+    Returns
+    -------
+    list of str
+        One line per value that differs, named by its place
+        (``fn/case/expected/output``, ``fn/case/mistakes/label/output``...).
+    """
+    trees = []
+    for path in (path_a, path_b):
+        try:
+            trees.append(_read(path))
+        except KeyError as exc:
+            return [f"{path}: {exc} is missing: not a reference file of this version"]
+    out = []
+    _compare(trees[0], trees[1], "", out, rtol, atol, (str(path_a), str(path_b)))
+    return out
+
+
+def _compare(x, y, where, out, rtol, atol, names):
+    """Append to ``out`` how ``x`` differs from the expected ``y`` (both unpacked trees)."""
+    place = where.lstrip("/") or "(the file)"
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+            out.append(f"{place}: {type(x).__name__} against {type(y).__name__}")
+        elif x.shape != y.shape:
+            out.append(f"{place}: shape {x.shape} against {y.shape}")
+        else:
+            bad = ~(np.abs(x - y) <= atol + rtol * np.abs(y)) & ~((x == y) | (np.isnan(x) & np.isnan(y)))
+            if bad.any():
+                worst = float(np.max(np.abs(x - y)[bad]))
+                out.append(f"{place}: {int(bad.sum())} of {x.size} values differ, by up to {worst:.3g}")
+    elif isinstance(x, dict) and isinstance(y, dict):
+        for k in sorted(set(x) - set(y)):
+            out.append(f"{where}/{k}: only in {names[0]}".lstrip("/"))
+        for k in sorted(set(y) - set(x)):
+            out.append(f"{where}/{k}: only in {names[1]}".lstrip("/"))
+        for k in [k for k in y if k in x]:
+            _compare(x[k], y[k], f"{where}/{k}", out, rtol, atol, names)
+    elif isinstance(x, (list, tuple)) and type(x) is type(y):
+        if len(x) != len(y):
+            out.append(f"{place}: {len(x)} items against {len(y)}")
+        else:
+            for i, (u, v) in enumerate(zip(x, y)):
+                _compare(u, v, f"{where}/{i}", out, rtol, atol, names)
+    elif (isinstance(x, float) and isinstance(y, float)
+          and (abs(x - y) <= atol + rtol * abs(y) or x == y)):
+        pass
+    elif type(x) is not type(y) or x != y:
+        out.append(f"{place}: {x!r:.60} against {y!r:.60}")
 
 
 def call(module, fn, inputs):
@@ -106,17 +177,18 @@ def write(path=None):
     return path
 
 
+def _read(path):
+    with np.load(path, allow_pickle=False) as npz:
+        files = {k: npz[k] for k in npz.files}
+    return {fn: [_unpack(files, f"{fn}/{i}") for i in range(len(cases.CASES))] for fn in FUNCTIONS}
+
+
 @functools.lru_cache(maxsize=4)
 def _load(path):
     if not Path(path).exists():
         raise FileNotFoundError(f"reference arrays not found at {path}: run "
                                 f"`python -m rnncourse.refdata` (or `make refdata`)")
-    with np.load(path, allow_pickle=False) as npz:
-        files = {k: npz[k] for k in npz.files}
-    out = {}
-    for fn in FUNCTIONS:
-        out[fn] = [_unpack(files, f"{fn}/{i}") for i in range(len(cases.CASES))]
-    return out
+    return _read(path)
 
 
 def load(path=None):
