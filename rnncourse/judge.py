@@ -371,12 +371,6 @@ class Judge:
                     else "on the time steps of x it was given, with the parameters it was given")
             return {"ok": False, "error": f"the reference {dep} only runs {what}"}, None
         reach = self._reached[case]
-        if not reach.allows(args):
-            self._note(f"reference {dep} called with a state or gradient no sequence pass reaches")
-            what = ("upstream gradients da[:, :, t], zeros, the gradients it returned, or their sums"
-                    if dep.endswith("backward") else
-                    "the initial state a0, zeros, or the states it returned")
-            return {"ok": False, "error": f"the reference {dep} only runs on {what}"}, None
         shared = tree.nodes(args)  # before the call: what the caller holds, as sent
         positional = [v for v, p in zip(args, params) if p[1] != "k"]
         keywords = {p[0]: v for v, p in zip(args, params) if p[1] == "k"}
@@ -385,8 +379,16 @@ class Judge:
                 result = func(*positional, **keywords)
             tree.pack(result, shared, keep_identity=True)
         except Exception as exc:  # the reference on student-chosen arguments may fail
+            # As on the reference itself (a wrong shape raises the same error in stock
+            # nbgrader); whether it raises depends on shapes and types, not on values.
             return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}",
                     "raised": _raised(exc)}, None
+        if not reach.allows(args):  # the result is never sent
+            self._note(f"reference {dep} called with a state or gradient no sequence pass reaches")
+            what = ("upstream gradients da[:, :, t], zeros, the gradients it returned, or their sums"
+                    if dep.endswith("backward") else
+                    "the initial state a0, zeros, or the states it returned")
+            return {"ok": False, "error": f"the reference {dep} only runs on {what}"}, None
         reach.add(result)
         return {"ok": True}, Shared(result, shared)
 
