@@ -162,8 +162,12 @@ def build_environments():
     # The course's pins with the hub's in their place where both name a package: the
     # hub's are frozen on the system interpreter, so they fit it.
     instructor = _build_env("instructor", list({**course, **hub}.values()))
-    if not PROXY.exists():
+    # The proxy from the npm lock file, installed again only when the lock file changed.
+    lock = hashlib.sha256((HERE / "package-lock.json").read_bytes()).hexdigest()
+    stamp = HERE / "node_modules" / ".rnncourse-lock-sha256"
+    if not (PROXY.exists() and stamp.exists() and stamp.read_text() == lock):
         _run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE)
+        stamp.write_text(lock)
     return student, instructor
 
 
