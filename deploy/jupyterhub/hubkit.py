@@ -353,9 +353,16 @@ def demo(args):
         raise SystemExit(f"{base} exists: a hub is running or was not torn down; remove it first")
     students = [f"{args.prefix}student{i}" for i in (1, 2, 3)]
     instructors = [f"{args.prefix}instructor"]
-    dep = prepare(base, instructors, students, port=args.port)
-    proc = start(dep)
+    # Ctrl-C, SIGTERM or a closed terminal all end in the teardown below (SIGINT is
+    # installed explicitly: a shell that starts make in the background ignores it).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupted)
+    dep = proc = None
     try:
+        dep = prepare(base, instructors, students, port=args.port)
+        logfile = Path(dep.state_dir) / "jupyterhub.log"
+        log = open(logfile, "ab")
+        proc = start(dep, log=log)
         wait_ready(dep, proc, timeout=120)
         print(f"""
 JupyterHub of the course {COURSE_ID} is running on {dep.url}/hub/login
@@ -365,14 +372,29 @@ JupyterHub of the course {COURSE_ID} is running on {dep.url}/hub/login
 The instructor opens a terminal in JupyterLab and, in ~/{COURSE_ID}:
   nbgrader generate_assignment {ASSIGNMENT} --force && nbgrader release_assignment {ASSIGNMENT}
 Formgrader: {dep.url}/user/{instructors[0]}/formgrader (open it directly, not inside JupyterLab).
+The hub's log: {logfile}
 Ctrl-C stops the hub and removes these accounts and their files.
 """, flush=True)
         proc.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        teardown(dep, proc)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # let the teardown finish
+        if dep is None:  # prepare failed half way: remove what it made, nothing else
+            for name in [*instructors, *students]:
+                try:
+                    remove_user(name)
+                except SystemExit as refused:
+                    print(refused, file=sys.stderr)
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            teardown(dep, proc)
         print("hub stopped, demo accounts removed")
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv=None):
