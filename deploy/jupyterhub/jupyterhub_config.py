@@ -55,7 +55,7 @@ c.JupyterHub.load_groups = {
 c.JupyterHub.load_roles = [{
     "name": "server",
     "scopes": ["users:activity!user", "access:servers!server", "read:users:name!user",
-               "read:users:groups!user", "read:groups:name"],
+               "read:users:groups!user"],
 }]
 
 c.JupyterHub.spawner_class = "localprocess"
