@@ -200,24 +200,42 @@ def _user_pids(uid):
     return pids
 
 
-def remove_user(name, timeout=20):
-    """Stop what the user still runs (userdel refuses while they do), then remove them."""
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError:
-        return
-    if entry.pw_gecos.split(",")[0] != MARK:
-        raise SystemExit(f"refusing to remove {name}: not created by this tool")
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        deadline = time.monotonic() + timeout / 2
-        while _user_pids(entry.pw_uid) and time.monotonic() < deadline:
-            for pid in _user_pids(entry.pw_uid):
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.3)
-    _run(["userdel", "--remove", name], stderr=subprocess.DEVNULL)
+def _end_processes(uids, grace=5):
+    """SIGTERM every process of these uids, SIGKILL what is left after ``grace`` seconds."""
+    def pids():
+        return [pid for uid in uids for pid in _user_pids(uid)]
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        for pid in pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while pids() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def remove_users(names):
+    """End what the users still run (userdel refuses while they do), then remove them."""
+    entries = []
+    for name in names:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_gecos.split(",")[0] != MARK:
+            raise SystemExit(f"refusing to remove {name}: not created by this tool")
+        entries.append(entry)
+    _end_processes([e.pw_uid for e in entries])
+    failed = [e.pw_name for e in entries
+              if subprocess.run(["userdel", "--remove", e.pw_name], stderr=subprocess.DEVNULL).returncode]
+    if failed:
+        raise SystemExit(f"userdel failed for {failed}: do they still run something? (ps -u NAME)")
+
+
+def remove_user(name):
+    remove_users([name])
 
 
 def _copy_course(dest, owner):
@@ -319,7 +337,11 @@ def wait_ready(dep, proc, timeout=60):
 
 
 def stop(proc, timeout=30):
-    """Stop the hub: it stops the users' servers and the proxy, each in its own group."""
+    """Stop the hub (SIGTERM to its process group), which then stops the proxy.
+
+    The proxy and the users' servers run in process groups of their own: killing the
+    hub's group alone leaves them running.
+    """
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -330,7 +352,18 @@ def stop(proc, timeout=30):
 
 
 def teardown(dep, proc=None):
-    """Hub first, then the users (and what they still run), then the deployment folder."""
+    """Users' servers first, then the hub and its proxy, then the users, then the folder.
+
+    The servers are ended with SIGTERM directly: the hub's own clean-up interrupts them
+    with SIGINT, which a server without a terminal answers by waiting for a confirmation.
+    """
+    uids = []
+    for name in [*dep.students, *dep.instructors]:
+        try:
+            uids.append(pwd.getpwnam(name).pw_uid)
+        except KeyError:
+            pass
+    _end_processes(uids)
     if proc is not None:
         stop(proc)
     # The proxy outlives a killed hub in its own process group: end it by its pid file.
@@ -340,8 +373,7 @@ def teardown(dep, proc=None):
             os.kill(int(pidfile.read_text()), signal.SIGTERM)
         except (ValueError, ProcessLookupError):
             pass
-    for name in [*dep.students, *dep.instructors]:
-        remove_user(name)
+    remove_users([*dep.students, *dep.instructors])
     shutil.rmtree(dep.base, ignore_errors=True)
 
 
