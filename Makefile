@@ -8,7 +8,7 @@ BIN    := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint refdata release check-release grade report export roster bench lab pins clean-demo browser-deps figures
+.PHONY: setup demo test lint refdata release check-release grade report export roster bench lab pins clean-demo browser-deps figures hub hub-deps
 
 setup: $(STAMP)
 
@@ -33,13 +33,24 @@ test: $(STAMP) lint browser-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py docs/img
+	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py docs/img deploy/jupyterhub
 	$(BIN)/python -m rnncourse.cli check-notebooks
 
 ## JupyterLab for a self-learner on a private copy (lab/, git-ignored) of the student notebook
 ## and the self-study notebooks; prints the URL (127.0.0.1; LAB_PORT=N to choose the port).
 lab: $(STAMP)
 	$(BIN)/python -m rnncourse.lab
+
+## The course's JupyterHub on 127.0.0.1 with demo accounts, until Ctrl-C (as root; HUB_PORT=N).
+## See docs/running-a-class.md. hub-deps builds its environments and proxy only (cached).
+hub: hub-deps
+	$(PYTHON) deploy/jupyterhub/hubkit.py demo $(if $(HUB_PORT),--port $(HUB_PORT))
+
+hub-deps:
+	@test -x /usr/bin/python3 && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; \
+	  else echo "The hub needs Debian's python3 with venv: sudo apt-get install python3-venv" >&2; exit 1; fi; }
+	$(PYTHON) deploy/jupyterhub/hubkit.py build
 
 ## Debian's chromium for the browser test (tests/test_browser.py); playwright drives it.
 browser-deps:
