@@ -309,9 +309,10 @@ def _show(fig):
         from IPython.display import Image, display
 
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        # twice the pixels, shown at the figure's size: sharp on high-resolution screens
+        fig.savefig(buf, format="png", dpi=2 * fig.dpi)
         plt.close(fig)
-        display(Image(buf.getvalue()))
+        display(Image(buf.getvalue(), retina=True))
     return fig
 
 
@@ -357,7 +358,7 @@ def plot_rnn_states(rnn_forward, x, a0, parameters, example=0, units=(0, 1, 2)):
     return _show(fig)
 
 
-def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2)):
+def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2), title=None):
     """Gates, candidate, cell state and hidden state of your ``lstm_forward``.
 
     Parameters
@@ -373,6 +374,8 @@ def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2))
         Which example ``(i)`` of the batch to plot.
     units : sequence of int
         Units ``i`` drawn as lines under the heat maps.
+    title : str, optional
+        Title of the figure (default: "LSTM activations over time, example (i)").
 
     Returns
     -------
@@ -400,13 +403,13 @@ def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2))
         return None
     fig, axes = plt.subplots(2, 6, figsize=(17, 5.5), dpi=72)
     shown = [u for u in units if u < series["cell state $c$"].shape[0]]
-    for col, (title, values) in enumerate(series.items()):
-        gate = "gate" in title
+    for col, (name, values) in enumerate(series.items()):
+        gate = "gate" in name
         lim = max(1.0, float(np.max(np.abs(values))))
-        _heatmap(axes[0, col], values, title,
+        _heatmap(axes[0, col], values, name,
                  "viridis" if gate else "RdBu_r", 0 if gate else -lim, 1 if gate else lim)
-        _lines(axes[1, col], values, title, shown, legend=col == 0)
-    fig.suptitle(f"LSTM activations over time, example ({example})")
+        _lines(axes[1, col], values, name, shown, legend=col == 0)
+    fig.suptitle(title or f"LSTM activations over time, example ({example})")
     fig.subplots_adjust(left=0.04, right=0.98, bottom=0.09, top=0.88, wspace=0.45, hspace=0.45)
     return _show(fig)
 
