@@ -12,7 +12,6 @@ import urllib.request
 
 import matplotlib
 import numpy as np
-import pytest
 
 from rnncourse import lab, reference
 
