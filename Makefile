@@ -13,7 +13,12 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' 2>/dev/null || { \
+	    echo "make setup needs Python 3.11 or later, and '$(PYTHON)' is $$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo 'not found')." \
+	      "Install Python 3.11 (Debian 12: apt-get install python3 python3-venv) or name one:" \
+	      "make setup PYTHON=/path/to/python3.11" >&2; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-build-isolation -c requirements.txt -e '.[oracle]'

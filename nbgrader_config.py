@@ -36,3 +36,21 @@ c.Validator.validate_all = True
 # What students see in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Nothing a submission outputs or writes into markdown may run in a browser (the formgrader
+# shows autograded notebooks in the instructor's session, the feedback is HTML). The last
+# step of autograde stores the notebook made inert (after the scores are saved, so they do
+# not change), and every HTML export (generate_feedback, the formgrader's submission view)
+# renders an inert copy, also of notebooks graded before. See rnncourse/safe_notebook.py.
+SAFE_OUTPUTS = "rnncourse.safe_outputs.SafeOutputs"
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    SAFE_OUTPUTS,
+]
+c.HTMLExporter.preprocessors = [SAFE_OUTPUTS]

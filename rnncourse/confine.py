@@ -143,6 +143,31 @@ def _bind(src, dst, rw, mounts):
                     raise
 
 
+def _links(root, links, binds):
+    """Recreate the host's links ``[(link, target), ...]`` in the new root, where nothing is yet.
+
+    Each link's directory is a resolved path (:func:`rnncourse.sandbox.symlinks_on`).
+    A link is made only on the root's own tmpfs (or its private ``/tmp``): never
+    in a bound host directory (``binds``, the system directories, ``/etc``,
+    ``/dev``), never through another link, and never over what is there.
+    """
+    real_root = os.path.realpath(root)
+    host = [dst for _, dst, _ in binds] + ["/" + d for d in _SYSTEM_DIRS] + ["/etc", "/dev", "/proc"]
+    for link, target in links:
+        parent = os.path.dirname(link).rstrip("/")
+        if any(link == h or link.startswith(h.rstrip("/") + "/") for h in host):
+            continue
+        where = root + link
+        if os.path.lexists(where) or os.path.realpath(root + parent) != real_root + parent:
+            continue
+        umask = os.umask(0o022)  # directories the payload's uid cannot write to
+        try:
+            os.makedirs(root + parent, exist_ok=True)
+        finally:
+            os.umask(umask)
+        os.symlink(target, where)
+
+
 def _setup_root(cfg):
     """Build the new root in ``cfg['root']`` and pivot into it (runs as the namespace's init)."""
     import ctypes
@@ -185,6 +210,7 @@ def _setup_root(cfg):
     mounts += [dev + "/shm", root + "/tmp"]
     for src, dst, rw in cfg["binds"]:  # after /tmp: a workdir may live under /tmp
         _bind(src, root + dst, rw, mounts)
+    _links(root, cfg.get("links", ()), cfg["binds"])
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     uid, gid = cfg["uid"], cfg["gid"]

@@ -10,7 +10,10 @@ nothing of the reference shows in feedback. ``check``
 * turns every output into a plain float64 array (type and shape checked
   first) and compares it within a stated tolerance;
 * names typical mistakes by comparing with the outputs of known-wrong
-  variants of the reference;
+  variants of the reference (one catalogued mistake, or two made together):
+  once for the function when one explanation covers every wrong output, else
+  per group of outputs; :class:`Diagnosis` holds the verdicts and the labels
+  named as plain data;
 * returns the points earned, which nbgrader takes as partial credit, and
   raises when nothing is right. Nothing is written to stderr.
 
@@ -36,6 +39,7 @@ import copy
 import io
 import os
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -101,8 +105,70 @@ def run_case(fn, func, namespace, case, dep_impl=None):
     return cases.normalise(fn, result, shapes)
 
 
+@dataclass
+class Diagnosis:
+    """What is wrong with one function: per output a verdict, and the mistakes named.
+
+    Attributes
+    ----------
+    fn : str
+        Function name.
+    outputs : dict
+        Output name -> ``None`` when right in every case, else what is wrong
+        (which case, by how much; never a reference value).
+    named : list of list of str
+        Explanations of every wrong output at once, as alternatives: each a
+        list of mistake labels of :mod:`rnncourse.mistakes` made together (one
+        label, or two for a combination). Empty when nothing explains them all.
+    by_output : dict
+        Output name -> alternatives (as in ``named``) for the wrong outputs that
+        ``named`` does not cover.
+    """
+
+    fn: str
+    outputs: dict
+    named: list = field(default_factory=list)
+    by_output: dict = field(default_factory=dict)
+
+    def mistakes(self):
+        """Every mistake label named, in catalogue order of first mention."""
+        seen = []
+        for alternatives in [self.named, *self.by_output.values()]:
+            for labels in alternatives:
+                seen.extend(label for label in labels if label not in seen)
+        return seen
+
+    def to_dict(self):
+        return {"fn": self.fn, "outputs": dict(self.outputs),
+                "named": [list(x) for x in self.named],
+                "by_output": {k: [list(x) for x in v] for k, v in self.by_output.items()},
+                "mistakes": self.mistakes()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(str(d["fn"]), {str(k): (None if v is None else str(v)) for k, v in d["outputs"].items()},
+                   [[str(x) for x in alt] for alt in d.get("named", [])],
+                   {str(k): [[str(x) for x in alt] for alt in v] for k, v in d.get("by_output", {}).items()})
+
+    # A Diagnosis reads like its ``outputs`` dict (``report`` and older callers).
+    def items(self):
+        return self.outputs.items()
+
+    def values(self):
+        return self.outputs.values()
+
+    def __len__(self):
+        return len(self.outputs)
+
+
+def _wrong_values(i, got, exp, key):
+    err = float(np.max(np.abs(got - exp)))
+    where = f"the {exp.size} numbers of its arrays" if key.startswith("cache") else f"shape {exp.shape}"
+    return f"wrong values in test case {i + 1} ({where}): max abs error {err:.3g}"
+
+
 def compare(fn, data, got_all):
-    """Per output: ``None`` when right in every case, else a message (trusted side).
+    """The :class:`Diagnosis` of the student's outputs ``got_all`` (trusted side).
 
     Parameters
     ----------
@@ -110,57 +176,100 @@ def compare(fn, data, got_all):
         Function name.
     data : list of dict
         The reference cases of ``fn`` (``refdata.load()[fn]``): ``"expected"``
-        and ``"mistakes"`` arrays per case.
+        and ``"mistakes"`` arrays per case (a mistake's arrays only where they
+        differ from the expected ones).
     got_all : list of dict
         Per case, output name -> normalised float64 array or ``OutputError``.
+
+    Notes
+    -----
+    A catalogued mistake (or pair of mistakes made together) *explains* an
+    output when the student's output equals the mistaken reference's in every
+    case. One that explains every output the student returned, right and
+    wrong, is named once for the function; a single mistake is preferred to a
+    pair. Otherwise each wrong output is explained on its own, and outputs
+    with the same explanation are named together.
     """
-    verdicts = {k: None for k in cases.OUTPUTS[fn]}
-    for k in verdicts:
+    outputs = {k: None for k in cases.OUTPUTS[fn]}
+    for k in outputs:
         for i, (case, got) in enumerate(zip(data, got_all)):
             g, exp = got[k], case["expected"][k]
             if isinstance(g, cases.OutputError):
-                verdicts[k] = str(g)
+                outputs[k] = str(g)
                 break
             if not cases.matches(g, exp):
-                err = float(np.max(np.abs(g - exp)))
-                where = (f"the {exp.size} numbers of its arrays" if k.startswith("cache")
-                         else f"shape {exp.shape}")
-                verdicts[k] = (f"wrong values in test case {i + 1} ({where}): "
-                               f"max abs error {err:.3g}, tolerance {cases.ATOL:g} + "
-                               f"{cases.RTOL:g} * |expected|")
-                named = [label for label in _labels(data, k)
-                         if all(isinstance(gg[k], np.ndarray) and
-                                cases.matches(gg[k], c["mistakes"].get(label, {}).get(k, c["expected"][k]))
-                                for c, gg in zip(data, got_all))]
-                if named:
-                    verdicts[k] += "\n      This looks like: " + "; or ".join(
-                        _message(fn, label) for label in named) + "."
+                outputs[k] = _wrong_values(i, g, exp, k)
                 break
-    return verdicts
+    diag = Diagnosis(fn, outputs)
+    wrong = [k for k, v in outputs.items() if v is not None and k not in _errors(got_all)]
+    if not wrong:
+        return diag
+    arrays = [k for k in outputs if k not in _errors(got_all)]
+    labels = list(data[0]["mistakes"])
+
+    def explains(label, k):
+        return all(cases.matches(got[k], case["mistakes"].get(label, {}).get(k, case["expected"][k]))
+                   for case, got in zip(data, got_all))
+
+    for single in (True, False):
+        group = [x for x in labels if (_PAIR not in x) == single]
+        diag.named = [x.split(_PAIR) for x in group if all(explains(x, k) for k in arrays)]
+        if diag.named:
+            return diag
+    for k in wrong:
+        touching = [x for x in labels if any(k in c["mistakes"].get(x, {}) for c in data)]
+        found = [x for x in touching if _PAIR not in x and explains(x, k)] or \
+                [x for x in touching if _PAIR in x and explains(x, k)]
+        if found:
+            diag.by_output[k] = [x.split(_PAIR) for x in found]
+    return diag
+
+
+_PAIR = "+"  # as rnncourse.mistakes.PAIR (not imported here: the confined copy lacks it)
+
+
+def _errors(got_all):
+    return {k for got in got_all for k, v in got.items() if isinstance(v, cases.OutputError)}
 
 
 def diagnose(fn, data, func, namespace):
-    """Per output: ``None`` when right in every case, else a message (runs ``func`` here)."""
+    """The :class:`Diagnosis` of the student's ``func`` (runs it here)."""
     return compare(fn, data, [run_case(fn, func, namespace, case) for case in data])
 
 
-def _labels(data, key):
-    return [label for label in data[0]["mistakes"]
-            if any(key in c["mistakes"].get(label, {}) for c in data)]
+def _explanation(fn, alternatives):
+    from . import mistakes  # trusted side only
 
-
-def _message(fn, label):
-    from .mistakes import MISTAKES  # trusted side only
-
-    return next(m.message for m in MISTAKES if m.fn == fn and m.label == label)
+    texts = []
+    for labels in alternatives:
+        ms = [mistakes.by_label(fn, label) for label in labels]
+        texts.append(ms[0].message if len(ms) == 1 else
+                     "two mistakes together: " + "; and ".join(m.message for m in ms))
+    return "; or ".join(texts) + "."
 
 
 def report(fn, verdicts):
-    """``(points, n_ok, text)`` of a function's verdicts."""
+    """``(points, n_ok, text)`` of a function's :class:`Diagnosis` (or plain per-output verdicts).
+
+    The text says which outputs are wrong and by how much, then names the
+    mistakes: once for the function when one explanation covers every wrong
+    output, else once per group of outputs that share an explanation.
+    """
     n_ok = sum(v is None for v in verdicts.values())
     lines = [f"{fn}: {n_ok} of {len(verdicts)} outputs correct"]
     for k, v in verdicts.items():
         lines.append(f"  [{'ok' if v is None else 'XX'}] {k}" + ("" if v is None else f": {v}"))
+    if any(v is not None and v.startswith("wrong values") for v in verdicts.values()):
+        lines.append(f"  (right means within {cases.ATOL:g} + {cases.RTOL:g} * |expected| everywhere)")
+    named = getattr(verdicts, "named", None)
+    if named:
+        lines.append("  This looks like: " + _explanation(fn, named))
+    groups = {}
+    for k, alternatives in getattr(verdicts, "by_output", {}).items():
+        groups.setdefault(tuple(map(tuple, alternatives)), []).append(k)
+    for alternatives, keys in groups.items():
+        lines.append(f"  {', '.join(keys)} {'looks' if len(keys) == 1 else 'look'} like: "
+                     + _explanation(fn, alternatives))
     return round(cases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
 
 

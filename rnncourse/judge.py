@@ -87,7 +87,7 @@ class Judge:
         self._messages = 0
         self.active = None
         self.begun = []
-        self.results = {}
+        self.results = {}  # fn -> {"points", "n_ok", "report", "mistakes": [labels named]}
         self.events = []
         self._oracle_calls = 0
         self._oracle_budget = 0
@@ -201,7 +201,7 @@ class Judge:
     def _abandon(self, why):
         fn = self.active
         if fn is not None:
-            self.results[fn] = {"points": 0.0, "n_ok": 0,
+            self.results[fn] = {"points": 0.0, "n_ok": 0, "mistakes": [],
                                 "report": f"{fn}: 0 of {len(cases.OUTPUTS[fn])} outputs correct\n  ({why})"}
             self.active = None
 
@@ -333,8 +333,10 @@ class Judge:
         got_all = [self._clean(fn, case, got_list[i] if isinstance(got_list, list)
                                and i < len(got_list) else None)
                    for i, case in enumerate(data)]
-        points, n_ok, text = grading.report(fn, grading.compare(fn, data, got_all))
-        self.results[fn] = {"points": points, "n_ok": n_ok, "report": text}
+        diagnosis = grading.compare(fn, data, got_all)
+        points, n_ok, text = grading.report(fn, diagnosis)
+        self.results[fn] = {"points": points, "n_ok": n_ok, "report": text,
+                            "mistakes": diagnosis.mistakes()}
         self.active = None
         return {"ok": True, "points": points, "n_ok": n_ok, "report": text}, None
 

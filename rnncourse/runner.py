@@ -19,7 +19,9 @@ For every ``submitted/<student>/rnn_lstm/``:
    (the default) each hidden test cell gets the lowest of that score, the
    judge's record of the in-kernel check and the out-of-kernel re-check, and a
    notebook score higher than either is flagged as possible tampering;
-4. write ``autograded/<student>/rnn_lstm/`` (atomically) and then the
+4. make its outputs and markdown inert (``rnncourse.safe_notebook``: nothing
+   in it can run in the formgrader or the feedback), write
+   ``autograded/<student>/rnn_lstm/`` (atomically) and then the
    student's rows of the gradebook in one transaction;
 5. at the end, export ``grades.csv``.
 
@@ -48,10 +50,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import FUNCTIONS, _lean, cases, gradebook, structure  # noqa: F401 (_lean: first)
+from . import FUNCTIONS, _lean, cases, gradebook, safe_notebook, structure  # noqa: F401 (_lean: first)
 from .gradebook import CourseError, Outcome
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 """Part of every submission's fingerprint: bump it when grading changes, to regrade everyone."""
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 ** 2
@@ -309,7 +311,8 @@ def score_notebook(nb_json, confined, judge, recheck):
     confined : bool
         Whether the judge and re-check verdicts apply (the default grading).
     judge, recheck : dict or None
-        ``{fn: {"points", "report"}}`` from the worker.
+        ``{fn: {"points", "report"}}`` from the worker (the judge's also ``"mistakes"``: the
+        labels named, kept per test cell in ``details[grade_id]["mistakes"]``).
 
     Returns
     -------
@@ -356,6 +359,7 @@ def score_notebook(nb_json, confined, judge, recheck):
                     rechecked = round(float(recheck[fn]["points"]) * scale, 4)
                     info["recheck_report"] = recheck[fn]["report"][:4000]
                 info["judge"] = judged
+                info["mistakes"] = list(got_judge.get("mistakes", [])) if got_judge else []
                 info["recheck"] = rechecked
                 if not_run and rechecked is not None:
                     # The kernel never reached this cell (it died, or the notebook ran out of
@@ -941,6 +945,9 @@ def _grade_with(course, found, local, base_task, lock, t_start, cpu0, *, student
             scores, comments, flags, details = score_notebook(
                 nb_json, confined, result.get("judge"), result.get("recheck"))
             details["_worker"] = result.get("worker")
+            nb_json, inert = safe_notebook.sanitize_json(nb_json)  # after scoring: no score changes
+            if inert:
+                details["_made_inert"] = inert[:20]
             if result.get("judge_events"):
                 flags = flags + [f"judge: {e}" for e in result["judge_events"][:5]]
             finish(student, Outcome(student, fp, ts, scores=scores, comments=comments,

@@ -512,7 +512,8 @@ def execute_submission(task):
             threading.Thread(target=_POOL.prestart, args=(key, spec), daemon=True).start()
         result["notebook"], result["error"] = _run_notebook(task, spec, kernel, timings)
         if kernel.judge is not None:
-            result["judge"] = {fn: {"points": float(r["points"]), "report": r["report"]}
+            result["judge"] = {fn: {"points": float(r["points"]), "report": r["report"],
+                                    "mistakes": [str(x) for x in r.get("mistakes", [])]}
                                for fn, r in kernel.judge.results.items()}
             if kernel.judge.events:
                 result["judge_events"] = list(kernel.judge.events)

@@ -10,6 +10,7 @@ data intact, nothing leaked, no process left, no late strike.
 
 import pytest
 from adversarial import cases as adv
+from adversarial import inject
 from adversarial.course import leaks, written_mib
 from adversarial.ours import grade_class
 
@@ -71,3 +72,7 @@ def test_case(graded, case):
         wrote = written_mib(text)
         assert wrote is not None and wrote <= case.max_written_mib, f"wrote {wrote} MiB"
     assert len(text) < 8 * 1024 ** 2, "output flood kept"
+    if case.inert:
+        assert inject.active_content(text) == [], "active content kept in the autograded notebook"
+        assert inject.HONEST_TEXT in text and inject.TABLE_CELL in text, "honest output lost"
+        assert '"image/png"' in text, "the honest plot was lost"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rnncourse import ASSIGNMENT, FUNCTIONS, cases, reference
 
-from . import attacks
+from . import attacks, inject
 
 HONEST = ("rnn_cell_forward", "lstm_cell_forward")
 CARRIER = "rnn_forward"  # the solution cell that carries the attack
@@ -47,6 +47,7 @@ class Case:
     leak_check: bool = False
     flagged: bool = False
     max_written_mib: int = None
+    inert: bool = False
 
 
 def honest_points(only=HONEST):
@@ -249,6 +250,13 @@ CASES = [
              "LINGERING_CHILD", DELAY=STRIKE_DELAY))),
     Case("judge_abuse", "talks to the judge directly: malformed, oversized and pickled messages, the "
          "reference cell out of turn and 1000 times", _nb(lambda ctx: ctx.with_attack("JUDGE_ABUSE"))),
+    Case("inject", "outputs and markdown carry scripts (script, onerror, javascript: links, JavaScript "
+         "and widget outputs, SVG, Mermaid, raw cells) that mark grades full and write files when shown",
+         inject.build, inert=True,
+         stock_note="with the course's nbgrader_config.py; plain nbgrader (without its SafeOutputs lines) "
+         "keeps every payload, and in headless Chromium 11 of them ran in the formgrader's submission view "
+         "(each wrote a file into the course root through the contents API and set every grade of the "
+         "submission to full marks: 20/100 became 100/100) and 10 in the feedback HTML"),
     Case("deleted_tests", "hidden and visible test cells deleted (rnn_cell_forward's and rnn_forward's)",
          _nb(_deleted_tests)),
     Case("edited_tests", "hidden tests replaced by `15`/`pass`, points set to 1000, a test cell "

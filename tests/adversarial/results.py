@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from adversarial import cases as adv  # noqa: E402
-from adversarial import ours, stock  # noqa: E402
+from adversarial import inject, ours, stock  # noqa: E402
 from adversarial.course import leaks, written_mib  # noqa: E402
 from rnncourse import FUNCTIONS  # noqa: E402
 
@@ -74,6 +74,14 @@ def stock_summary(case, r):
         parts.append("read: " + "; ".join(r["leaks"]))
     if r.get("written_mib"):
         parts.append(f"wrote {r['written_mib']} MiB to the course's disk")
+    if r.get("active"):
+        parts.append("**autograded notebook keeps: " + ", ".join(r["active"]) + "**")
+    elif case.inert:
+        parts.append("autograded notebook inert")
+    if r.get("feedback_active"):
+        parts.append("**feedback HTML runs: " + ", ".join(r["feedback_active"]) + "**")
+    elif case.inert:
+        parts.append("feedback HTML inert")
     if r["autograded_bytes"] > 20 * 1024 ** 2:
         parts.append(f"autograded notebook {r['autograded_bytes'] / 1024 ** 2:.0f} MB")
     parts.append(f"{r['seconds']:g} s")
@@ -94,6 +102,10 @@ def ours_summary(case, g):
     wrote = written_mib(g["autograded"].get(student) or "")
     if wrote is not None:
         parts.append(f"its writes stopped at {wrote} MiB")
+    if case.inert:
+        active = inject.active_content(g["autograded"].get(student) or "")
+        parts.append("**autograded notebook keeps: " + ", ".join(active) + "**" if active
+                     else "autograded notebook inert")
     found = leaks(g["autograded"].get(student) or "", g["course"])
     if found:
         parts.append("**read: " + "; ".join(found[:3]) + "**")

@@ -12,6 +12,7 @@ from pathlib import Path
 from rnncourse import ASSIGNMENT
 
 from . import cases as adv
+from . import inject
 from .course import (
     autograded_text,
     fingerprint,
@@ -57,7 +58,18 @@ def grade_case(case, workdir):
         "written_mib": written_mib(text),
         "log_errors": [ln for ln in out.splitlines() if "[ERROR]" in ln or "Traceback" in ln][:5],
         "autograded_bytes": len(text.encode()),
+        "active": inject.active_content(text) if case.inert else [],
+        "feedback_active": _feedback_active(course, student) if case.inert else [],
     }
+
+
+def _feedback_active(course, student):
+    """Payload markers left in the student's feedback HTML after stock ``generate_feedback``."""
+    code, _, out = run(["nbgrader", "generate_feedback", ASSIGNMENT, "--student", student], course, 300)
+    page = Path(course) / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    if code != 0 or not page.exists():
+        return [f"generate_feedback failed: {out[-200:]}"]
+    return inject.active_html(page.read_text(errors="replace"))
 
 
 def main(names, out_json, workroot, jobs=2):
