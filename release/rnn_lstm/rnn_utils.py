@@ -403,12 +403,12 @@ def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2),
         return None
     fig, axes = plt.subplots(2, 6, figsize=(17, 5.5), dpi=72)
     shown = [u for u in units if u < series["cell state $c$"].shape[0]]
-    for col, (title, values) in enumerate(series.items()):
-        gate = "gate" in title
+    for col, (name, values) in enumerate(series.items()):
+        gate = "gate" in name
         lim = max(1.0, float(np.max(np.abs(values))))
-        _heatmap(axes[0, col], values, title,
+        _heatmap(axes[0, col], values, name,
                  "viridis" if gate else "RdBu_r", 0 if gate else -lim, 1 if gate else lim)
-        _lines(axes[1, col], values, title, shown, legend=col == 0)
+        _lines(axes[1, col], values, name, shown, legend=col == 0)
     fig.suptitle(title or f"LSTM activations over time, example ({example})")
     fig.subplots_adjust(left=0.04, right=0.98, bottom=0.09, top=0.88, wspace=0.45, hspace=0.45)
     return _show(fig)
