@@ -8,7 +8,7 @@ BIN    := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint refdata release check-release grade bench lab pins clean-demo browser-deps figures
+.PHONY: setup demo test lint refdata release check-release grade report export roster bench lab pins clean-demo browser-deps figures hub hub-deps
 
 setup: $(STAMP)
 
@@ -37,13 +37,24 @@ test: $(STAMP) lint browser-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py docs/img
+	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py docs/img deploy/jupyterhub
 	$(BIN)/python -m rnncourse.cli check-notebooks
 
 ## JupyterLab for a self-learner on a private copy (lab/, git-ignored) of the student notebook
 ## and the self-study notebooks; prints the URL (127.0.0.1; LAB_PORT=N to choose the port).
 lab: $(STAMP)
 	$(BIN)/python -m rnncourse.lab
+
+## The course's JupyterHub on 127.0.0.1 with demo accounts, until Ctrl-C (as root; HUB_PORT=N).
+## See docs/running-a-class.md. hub-deps builds its environments and proxy only (cached).
+hub: hub-deps
+	$(PYTHON) deploy/jupyterhub/hubkit.py demo $(if $(HUB_PORT),--port $(HUB_PORT))
+
+hub-deps:
+	@test -x /usr/bin/python3 && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; \
+	  else echo "The hub needs Debian's python3 with venv: sudo apt-get install python3-venv" >&2; exit 1; fi; }
+	$(PYTHON) deploy/jupyterhub/hubkit.py build
 
 ## Debian's chromium for the browser test (tests/test_browser.py); playwright drives it.
 browser-deps:
@@ -73,6 +84,31 @@ grade: $(STAMP)
 	$(BIN)/python -m rnncourse.cli grade --root "$(or $(RNNCOURSE_ROOT),$(CURDIR))" \
 		$(if $(WORKERS),--workers $(WORKERS)) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
 		$(if $(filter-out 0,$(FORCE)),--force) $(GRADE_ARGS)
+
+## What the class got wrong: reports/rnn_lstm/index.html and mistakes.csv (after grading).
+report: $(STAMP)
+	$(BIN)/python -m rnncourse.cli report --root "$(or $(RNNCOURSE_ROOT),$(CURDIR))" $(REPORT_ARGS)
+
+## Grades for the LMS with nbgrader's own export (LMS=canvas|moodle|csv; FUNCTIONS=1 adds a column
+## per function; EXPORT_ARGS="--MoodleExport.key=idnumber" and other plugin options).
+LMS ?= canvas
+EXPORTER_canvas := CanvasExport
+EXPORTER_moodle := MoodleExport
+EXPORTER_csv    := FunctionsCsvExport
+EXPORT_TO_canvas := grades-canvas.csv
+EXPORT_TO_moodle := grades-moodle.csv
+EXPORT_TO_csv    := grades.csv
+export: $(STAMP)
+	@test -n "$(EXPORTER_$(LMS))" || { echo "make export: LMS must be canvas, moodle or csv (got '$(LMS)')" >&2; exit 2; }
+	cd "$(or $(RNNCOURSE_ROOT),$(CURDIR))" && $(BIN)/nbgrader export --log-level=WARN \
+		--exporter rnncourse.lmsexport.$(EXPORTER_$(LMS)) --to $(EXPORT_TO_$(LMS)) \
+		$(if $(filter-out 0,$(FUNCTIONS)),--$(EXPORTER_$(LMS)).per_function=True) $(EXPORT_ARGS)
+	@echo "wrote $(EXPORT_TO_$(LMS))"
+
+## Students' LMS identities from a Canvas or Moodle roster CSV (FILE=roster.csv).
+roster: $(STAMP)
+	@test -n "$(FILE)" || { echo "make roster: say which file, e.g. make roster FILE=canvas-export.csv" >&2; exit 2; }
+	$(BIN)/python -m rnncourse.cli roster "$(FILE)" --root "$(or $(RNNCOURSE_ROOT),$(CURDIR))" $(ROSTER_ARGS)
 
 ## Stock nbgrader autograde vs make grade on the same synthetic class of 24 (BENCH_ARGS="...").
 bench: $(STAMP)

@@ -70,6 +70,37 @@ def cmd_bench(args):
     return bench.main(args.bench_args)
 
 
+def cmd_report(args):
+    from . import classreport
+
+    return classreport.main(args)
+
+
+def _add_report_parser(sub):
+    from . import classreport
+
+    text = ("write reports/rnn_lstm/index.html and mistakes.csv: what the class got wrong, "
+            "from what grading recorded")
+    p = sub.add_parser("report", help=text, description=text)
+    classreport.add_arguments(p)
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_roster(args):
+    from . import roster
+
+    return roster.main(args)
+
+
+def _add_roster_parser(sub):
+    from . import roster
+
+    text = "import students' LMS identities from a Canvas or Moodle roster CSV into the gradebook"
+    p = sub.add_parser("roster", help=text, description=text)
+    roster.add_arguments(p)
+    p.set_defaults(func=cmd_roster)
+
+
 def _add_grade_parsers(sub):
     from . import runner
 
@@ -98,6 +129,8 @@ def main(argv=None):
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(func=fn)
     _add_grade_parsers(sub)
+    _add_report_parser(sub)
+    _add_roster_parser(sub)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # its own options (python -m rnncourse.cli bench --help)
         from . import bench

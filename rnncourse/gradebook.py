@@ -130,6 +130,46 @@ def with_driver(db_url):
     return db_url
 
 
+def probe(db_url):
+    """Open and close one connection to the gradebook; a :class:`CourseError` in one line if it fails.
+
+    The message names the database (password hidden), what failed, and what to check.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        raise CourseError(f"{db_url!r} is not a database URL: use e.g. sqlite:///gradebook.db or "
+                          "postgresql://user@host/dbname (--db-url or RNNCOURSE_DB_URL)") from None
+    shown = url.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(url)
+    except (ImportError, SQLAlchemyError) as exc:
+        raise CourseError(f"cannot use the gradebook {shown}: {type(exc).__name__}: "
+                          f"{_first_line(exc)}. Check that the database driver for "
+                          f"'{url.drivername}' is installed in this environment") from None
+    try:
+        with engine.connect() as con:
+            con.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError) as exc:
+        hint = ("check that its folder exists and is writable" if url.get_backend_name() == "sqlite"
+                else "check that the server is running and reachable from here, and the user, "
+                "password (~/.pgpass or PGPASSWORD) and database name")
+        raise CourseError(f"cannot connect to the gradebook {shown}: {_first_line(exc)}; {hint}, or "
+                          "leave out --db-url / RNNCOURSE_DB_URL to use the course's gradebook.db") from None
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc):
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 # --------------------------------------------------------------------------- setup
 def sqlite_path(db_url):
     """The file of an SQLite URL, or None for another database."""

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cases
+from . import cases, tree
 
 JUDGE_ENV = "RNNCOURSE_JUDGE"
 """Environment variable naming the judge's Unix socket (remote mode)."""
@@ -253,7 +253,9 @@ def report(fn, verdicts):
 
     The text says which outputs are wrong and by how much, then names the
     mistakes: once for the function when one explanation covers every wrong
-    output, else once per group of outputs that share an explanation.
+    output, else once per group of outputs that share an explanation. Its last
+    line is the machine-readable :mod:`rnncourse.diagnosis` line that the class
+    report reads.
     """
     n_ok = sum(v is None for v in verdicts.values())
     lines = [f"{fn}: {n_ok} of {len(verdicts)} outputs correct"]
@@ -270,6 +272,7 @@ def report(fn, verdicts):
     for alternatives, keys in groups.items():
         lines.append(f"  {', '.join(keys)} {'looks' if len(keys) == 1 else 'look'} like: "
                      + _explanation(fn, alternatives))
+    lines.append(_diagnosis_line(fn, verdicts))
     return round(cases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
 
 
@@ -283,6 +286,13 @@ class HiddenTestFailure(AssertionError):
 
     def _render_traceback_(self):
         return [f"{type(self).__name__}: {self}"]
+
+
+def _diagnosis_line(fn, verdicts):
+    """The machine-readable last line of a report, for the class report (trusted side)."""
+    from . import diagnosis
+
+    return diagnosis.line(diagnosis.from_verdicts(fn, verdicts))
 
 
 def check(fn, namespace):
@@ -333,6 +343,7 @@ class JudgeClient:
         import socket
 
         self.limit = limit
+        self._signatures = {}
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         try:
@@ -342,12 +353,16 @@ class JudgeClient:
             raise JudgeError(f"cannot reach the grading judge at {socket_path}: {exc}",
                              "the grading service could not be reached") from None
 
-    def request(self, header, payload=None):
+    def request(self, header, payload=None, shared=()):
+        """Send one request; ``(reply, payload)`` back. ``shared``: objects the reply may name."""
         from . import wire
 
         wire.send(self.sock, header, payload)
-        reply, data = wire.recv(self.sock, self.limit)
+        reply, data = wire.recv(self.sock, self.limit, shared)
         if not reply.get("ok"):
+            raised = _rebuild(reply.get("raised"))
+            if raised is not None:
+                raise raised
             message = str(reply.get("error", "the judge refused the request"))
             raise JudgeError(message, f"the grading service refused: {message}")
         return reply, data
@@ -355,15 +370,26 @@ class JudgeClient:
     def begin(self, fn):
         """The test cases of ``fn``: a list of ``{"inputs": [...], "shapes": {...}}``."""
         reply, inputs = self.request({"op": "begin", "fn": fn})
+        if cases.DEPENDS.get(fn) and isinstance(reply.get("signature"), list):
+            self._signatures[cases.DEPENDS[fn]] = reply["signature"]
         return [{"inputs": list(i), "shapes": s} for i, s in zip(inputs, reply["shapes"])]
 
     def stub(self, dep):
-        """A stand-in for the reference ``dep`` that has the judge run it."""
-        def reference_cell(*args):
-            return self.request({"op": "ref", "fn": dep}, list(args))[1]
+        """A stand-in for the reference ``dep`` that has the judge run it.
 
-        reference_cell.__name__ = dep
-        return reference_cell
+        It has the reference's own signature (sent by the judge with the test
+        cases), so positional, keyword and mixed calls, ``functools.partial``
+        and ``*args``/``**kwargs`` bind as they would on the reference, and a
+        wrong call raises the reference's own ``TypeError``. What it returns
+        holds the caller's own objects where the reference's result would (a
+        cache keeps the very ``xt`` view and ``parameters`` dict passed in).
+        """
+        signature = self._signatures.get(dep) or [[n, "pk", False, None] for n in cases.ARGS[dep]]
+
+        def call(values):
+            return self.request({"op": "ref", "fn": dep}, values, shared=tree.nodes(values))[1]
+
+        return stand_in(dep, signature, call)
 
     def submit(self, fn, got_all):
         """Send the normalised outputs; ``(points, n_ok, report)`` back."""
@@ -374,6 +400,66 @@ class JudgeClient:
 
     def close(self):
         self.sock.close()
+
+
+_CALL = "_rnncourse_judge_call"
+
+
+def stand_in(name, signature, call):
+    """A function called ``name`` with ``signature`` (``judge.signature``) that returns ``call(values)``.
+
+    ``values``: the bound arguments in signature order, defaults filled in.
+    Binding is Python's own, so errors of a wrong call read as on the real function.
+    """
+    import keyword
+
+    parts, names, defaults, kwdefaults, star, slash = [], [], [], {}, False, False
+    for item in signature:
+        pname, kind, has_default, default = item
+        if not (isinstance(pname, str) and pname.isidentifier() and not keyword.iskeyword(pname)
+                and not pname.startswith("_rnncourse") and kind in ("p", "pk", "k")):
+            raise JudgeError(f"the judge sent an unusable signature for {name}")
+        if kind != "p" and not slash and any(k == "p" for _, k, _, _ in signature):
+            parts.append("/")
+            slash = True
+        if kind == "k" and not star:
+            parts.append("*")
+            star = True
+        parts.append(pname)
+        names.append(pname)
+        if has_default:
+            if kind == "k":
+                kwdefaults[pname] = default
+            else:
+                defaults.append(default)
+    if not slash and signature and all(k == "p" for _, k, _, _ in signature):
+        parts.append("/")
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise JudgeError(f"cannot stand in for {name!r}")
+    source = f"def {name}({', '.join(parts)}):\n    return {_CALL}([{', '.join(names)}])\n"
+    scope = {_CALL: call, "__builtins__": {}}
+    exec(compile(source, f"<judge stand-in for {name}>", "exec"), scope)
+    func = scope[name]
+    func.__defaults__ = tuple(defaults) or None
+    func.__kwdefaults__ = kwdefaults or None
+    func.__module__ = "__main__"
+    return func
+
+
+def _rebuild(raised):
+    """The built-in exception the reference raised (``judge._raised``), or None."""
+    import builtins
+
+    if not (isinstance(raised, list) and len(raised) == 2 and isinstance(raised[0], str)
+            and isinstance(raised[1], list)):
+        return None
+    cls = getattr(builtins, raised[0], None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        return None
+    try:
+        return cls(*raised[1])
+    except Exception:
+        return None
 
 
 def remote_check(fn, func, namespace, socket_path, client=None):

@@ -24,7 +24,9 @@ Rules, per judge (one judge per submission and process):
   number of messages in all.
 """
 
+import builtins
 import copy
+import inspect
 import os
 import socket
 import tempfile
@@ -161,8 +163,11 @@ class Judge:
                             pass
                     return
                 reply, out = self.handle(header, payload, number, size)
+                shared = ()
+                if isinstance(out, Shared):
+                    out, shared = out.payload, out.shared
                 try:
-                    wire.send(conn, reply, out)
+                    wire.send(conn, reply, out, shared)
                 except (OSError, TypeError):
                     return
         finally:
@@ -278,7 +283,10 @@ class Judge:
             self._oracle_bytes = 2 * max(len(wire.encode({}, c["inputs"])) for c in data) + 65536
         else:
             self._oracle_budget = 0
-        return {"ok": True, "shapes": shapes}, inputs
+        reply = {"ok": True, "shapes": shapes}
+        if dep:
+            reply["signature"] = signature(getattr(self.ref, dep))
+        return reply, inputs
 
     def _oracle(self, dep, args, size=None):
         fn = self.active
@@ -289,39 +297,48 @@ class Judge:
             self._note(f"reference {dep} called too often")
             return {"ok": False, "error": f"{dep} called too many times while checking {fn}"}, None
         self._oracle_calls += 1
-        if not isinstance(args, list) or len(args) != len(cases.ARGS[dep]):
-            return {"ok": False, "error": f"{dep} takes {len(cases.ARGS[dep])} arguments"}, None
+        func = getattr(self.ref, dep)
+        params = signature(func)
+        if not isinstance(args, list) or len(args) != len(params):
+            return {"ok": False, "error": f"{dep} takes {len(params)} arguments"}, None
         if (len(wire.encode({}, args)) if size is None else size) > self._oracle_bytes:
             return {"ok": False, "error": f"arguments of {dep} are larger than the test inputs"}, None
-        if not self._anchored(dep, args):
+        if not self._anchored(dep, {p[0]: v for v, p in zip(args, params)}):
             self._note(f"reference {dep} called on arguments outside the test inputs")
             what = ("with the cell caches it was given" if dep.endswith("backward")
                     else "on the time steps of x it was given, with the parameters it was given")
             return {"ok": False, "error": f"the reference {dep} only runs {what}"}, None
+        shared = tree.nodes(args)  # before the call: what the caller holds, as sent
+        positional = [v for v, p in zip(args, params) if p[1] != "k"]
+        keywords = {p[0]: v for v, p in zip(args, params) if p[1] == "k"}
         try:
             with np.errstate(all="ignore"):
-                result = getattr(self.ref, dep)(*args)
-            tree.pack(result)
+                result = func(*positional, **keywords)
+            tree.pack(result, shared, keep_identity=True)
         except Exception as exc:  # the reference on student-chosen arguments may fail
-            return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}"}, None
-        return {"ok": True}, result
+            return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}",
+                    "raised": _raised(exc)}, None
+        return {"ok": True}, Shared(result, shared)
 
-    def _anchored(self, dep, args):
+    def _anchored(self, dep, named):
         """Are the reference cell's fixed arguments taken from the active function's test inputs?
+
+        ``named``: argument name -> value, as bound to the reference's signature.
 
         A forward cell must get a time step of some case's ``x`` and that case's
         parameters; a backward cell one of the cell caches of some case. The
         other arguments (the running state, upstream gradients) are free. So the
         reference cell cannot be evaluated at other functions' test inputs.
         """
+        first, last = named.get(cases.ARGS[dep][0]), named.get(cases.ARGS[dep][-1])
         for case in self.data[self.active]:
             inputs = case["inputs"]
             if dep.endswith("backward"):
-                if any(_same(args[-1], cache) for cache in inputs[1][0]):
+                if any(_same(last, cache) for cache in inputs[1][0]):
                     return True
-            elif _same(args[-1], inputs[2]):
+            elif _same(last, inputs[2]):
                 x = inputs[0]
-                if any(_same(args[0], x[:, :, t]) for t in range(x.shape[-1])):
+                if any(_same(first, x[:, :, t]) for t in range(x.shape[-1])):
                     return True
         return False
 
@@ -357,13 +374,63 @@ class Judge:
         return out
 
 
+class Shared:
+    """A reply payload that may name objects of the request (``shared``: ``tree.nodes`` of it)."""
+
+    def __init__(self, payload, shared):
+        self.payload, self.shared = payload, shared
+
+
+def signature(func):
+    """``[[name, kind, has default, default], ...]`` of the reference cell ``func``.
+
+    ``kind``: ``"p"`` positional-only, ``"pk"`` positional or keyword, ``"k"``
+    keyword-only. The client builds a stand-in with exactly this signature, so a
+    call binds (or fails to bind) as it would on the reference itself.
+    """
+    kinds = {inspect.Parameter.POSITIONAL_ONLY: "p", inspect.Parameter.POSITIONAL_OR_KEYWORD: "pk",
+             inspect.Parameter.KEYWORD_ONLY: "k"}
+    out = []
+    for p in inspect.signature(func).parameters.values():
+        if p.kind not in kinds:
+            raise TypeError(f"the reference {func.__name__} takes *{p.name}: "
+                            "the judge cannot stand in for it")
+        has_default = p.default is not inspect.Parameter.empty
+        default = p.default if has_default else None
+        if default is not None and type(default) not in (bool, int, float, str):
+            raise TypeError(f"the default of {p.name} of the reference {func.__name__} is not a plain value")
+        out.append([p.name, kinds[p.kind], has_default, default])
+    return out
+
+
+def _raised(exc):
+    """``[type name, args]`` of an exception of the reference, when the caller can rebuild it."""
+    name = type(exc).__name__
+    if getattr(builtins, name, None) is not type(exc):
+        return None
+    args = [a for a in exc.args if a is None or type(a) in (bool, int, float, str)]
+    return [name, args] if len(args) == len(exc.args) else None
+
+
 def _same(a, b):
-    """Structural equality of packed values (arrays compared exactly)."""
+    """Are the packed value ``a`` and the test input ``b`` equal (arrays exactly)?
+
+    An array the caller converted (float32, integers, a nested list) is equal
+    when it holds ``b`` converted the same way, as the in-kernel reference
+    would then see it; a dict may hold keys of the caller's beside ``b``'s.
+    """
     if isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and a.shape == b.shape and bool(np.array_equal(a, b))
-    if isinstance(b, dict):
-        return (isinstance(a, dict) and set(a) == set(b)
-                and all(_same(a[k], b[k]) for k in b))
+        if isinstance(a, list):
+            try:
+                a = np.asarray(a)
+            except (ValueError, TypeError):
+                return False
+            if a.dtype.kind not in "biuf":
+                return False
+        return (isinstance(a, np.ndarray) and a.shape == b.shape
+                and bool(np.array_equal(a, b if a.dtype == b.dtype else b.astype(a.dtype))))
+    if isinstance(b, dict):  # extra keys are the caller's own business: the reference never reads them
+        return isinstance(a, dict) and all(k in a and _same(a[k], b[k]) for k in b)
     if isinstance(b, (tuple, list)):
         return (isinstance(a, (tuple, list)) and len(a) == len(b)
                 and all(_same(x, y) for x, y in zip(a, b)))

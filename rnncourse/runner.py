@@ -295,6 +295,22 @@ class SubmissionProblem(Exception):
 
 
 # --------------------------------------------------------------------------- scoring
+def _diagnosis_of(fn, cell, info, judge, recheck, confined):
+    """The recorded verdict of ``fn``: from the check whose points were kept (trusted records
+    when confined: the judge's, or the re-check's when it scored lower or alone), else from
+    what the notebook's hidden test cell printed."""
+    from . import diagnosis
+
+    if confined:
+        rechecked, judged = info.get("recheck"), info.get("judge")
+        use_recheck = rechecked is not None and (not info["ran"] or judged is None
+                                                 or rechecked < judged - 1e-9)
+        source = (recheck if use_recheck else judge) or {}
+        text = (source.get(fn) or {}).get("report", "")
+        return diagnosis.parse(text).get(fn)
+    return diagnosis.from_cell(cell, fn)
+
+
 def function_of(grade_id):
     """The graded function a test cell belongs to: the longest function name its grade_id starts with."""
     found = [fn for fn in FUNCTIONS if grade_id.startswith(fn)]
@@ -375,6 +391,10 @@ def score_notebook(nb_json, confined, judge, recheck):
                 elif rechecked is not None and auto > rechecked + 1e-9:
                     flags.append(f"possible tampering in {gid}: the notebook shows {auto:g} points, "
                                  f"the re-check outside the notebook gives {rechecked:g}")
+            if fn is not None:
+                found = _diagnosis_of(fn, cell, info, judge, recheck, confined)
+                if found is not None:
+                    info["diagnosis"] = found.to_dict()
             info["final"] = final
             scores[gid] = final
             details[gid] = info
@@ -726,7 +746,8 @@ def grade_class(root=None, *, students=None, workers=None, scheduler=None, force
     figures : bool
         Draw the notebook's figures into the autograded notebooks, as stock
         nbgrader does (default). False builds them without drawing (each shows
-        as ``<Figure size ...>``): about twice as fast, same scores.
+        as ``<Figure size ...>``), same scores (no faster: the course's helper
+        draws nothing while grading).
     fork_server : bool
         Start confined kernels and re-checks as forks of a per-worker process
         that imported ipykernel, numpy and matplotlib once
@@ -742,6 +763,7 @@ def grade_class(root=None, *, students=None, workers=None, scheduler=None, force
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     gradebook.venv_on_path()
     course = gradebook.load_course(root, db_url)
+    gradebook.probe(course.db_url)
     with _course_env(course.root):
         return _grade(course, students=students, workers=workers, scheduler=scheduler, force=force,
                       limits=limits, unsafe_no_sandbox=unsafe_no_sandbox, progress=progress,
@@ -1077,11 +1099,23 @@ def add_arguments(p):
                    help="exec every confined kernel and re-check anew instead of forking them from a "
                    "process that imported their modules once (slower; for measurements)")
     p.add_argument("--no-figures", action="store_true",
-                   help="build the notebook's figures without drawing them (about twice as fast; same "
-                   "scores; autograded notebooks then show <Figure ...> instead of images)")
+                   help="build the notebook's figures without drawing them (same scores; autograded "
+                   "notebooks then show <Figure ...> instead of images; no faster since the course's "
+                   "helper draws nothing while grading, see the README)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-scores", action="store_true",
+                   help="do not print the class's scores per student and function after the run")
     p.add_argument("--no-export", action="store_true", help="do not write grades.csv")
     p.add_argument("--timings", action="store_true", help="print mean per-submission timings of the workers")
+
+
+def _scores_text(root, db_url, export=True):
+    """The class's scores per student and function, as ``make grade`` prints them after a run."""
+    from . import gradetable
+
+    course = gradebook.load_course(root, db_url)
+    csv_path = course.root / "grades.csv" if export else None
+    return gradetable.text(gradebook.grades(course.db_url, course.assignment), csv_path)
 
 
 def main(args):
@@ -1108,6 +1142,9 @@ def main(args):
               file=sys.stderr)
         return 130
     print(summary.text())
+    if not args.no_scores:
+        print()
+        print(_scores_text(args.root, args.db_url, export=not args.no_export))
     if args.timings and summary.timings:
         print("mean per-submission timings (s): " + ", ".join(
             f"{k} {v:.3g}" for k, v in sorted(summary.timings.items())))

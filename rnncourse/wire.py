@@ -8,8 +8,9 @@ The header is a JSON object; its ``"spec"`` (from :func:`rnncourse.tree.pack`)
 describes nested tuples/lists/dicts of plain values and arrays, and its
 ``"dims"`` lists each array's shape. The arrays follow one after the other
 as raw little-endian float64 values in C order, so a reader needs no parser
-beyond JSON: there is no dtype to choose, no pickle and no object whose code
-runs when it is read. Every read is bounded by a size limit.
+beyond JSON: no pickle and no object whose code runs when it is read (an array
+of another real dtype is tagged in the spec and converted back exactly from
+its float64 values). Every read is bounded by a size limit.
 """
 
 import json
@@ -29,11 +30,15 @@ class ProtocolError(Exception):
     """A malformed, oversized or forbidden message."""
 
 
-def encode(header, payload=None):
-    """Bytes of one message: ``header`` (a JSON-able dict) plus the packed ``payload``."""
+def encode(header, payload=None, shared=()):
+    """Bytes of one message: ``header`` (a JSON-able dict) plus the packed ``payload``.
+
+    ``shared``: the receiver's objects that may be named rather than copied
+    (:func:`rnncourse.tree.pack`).
+    """
     if "spec" in header or "dims" in header:
         raise ValueError("'spec' and 'dims' are the wire's own header fields")
-    spec, arrays = tree.pack(payload)
+    spec, arrays = tree.pack(payload, shared, keep_identity=True)
     arrays = [np.ascontiguousarray(a, dtype=_F8) for a in arrays]
     head = json.dumps({**header, "spec": spec, "dims": [list(a.shape) for a in arrays]}).encode()
     body = b"".join([struct.pack(">I", len(head)), head, *(a.tobytes() for a in arrays)])
@@ -80,8 +85,12 @@ def _depth(spec, level=0):
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
                 raise ProtocolError("malformed spec")
             _depth(item[1], level + 1)
-    elif kind == "a":
+    elif kind in ("a", "x"):
         if type(value) is not int:
+            raise ProtocolError("malformed spec")
+    elif kind == "A":
+        if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int
+                and value[1] in tree.DTYPES):
             raise ProtocolError("malformed spec")
     elif kind == "v":
         if value is not None and type(value) not in (bool, int, float, str):
@@ -90,8 +99,11 @@ def _depth(spec, level=0):
         raise ProtocolError("malformed spec")
 
 
-def decode(body):
-    """``(header, payload)`` from a message body (what follows the length)."""
+def decode(body, shared=()):
+    """``(header, payload)`` from a message body (what follows the length).
+
+    ``shared``: this side's objects the message may name (``{"x": k}``); none by default.
+    """
     if len(body) < 4:
         raise ProtocolError("truncated message")
     (n,) = struct.unpack(">I", body[:4])
@@ -109,7 +121,7 @@ def decode(body):
     spec = header.pop("spec", {"v": None})
     _depth(spec)
     try:
-        payload = tree.unpack(spec, arrays)
+        payload = tree.unpack(spec, arrays, shared)
     except (IndexError, KeyError, TypeError, ValueError, RecursionError):
         raise ProtocolError("spec does not match the arrays") from None
     return header, payload
@@ -126,22 +138,22 @@ def _recv_exactly(sock, n):
     return b"".join(chunks)
 
 
-def send(sock, header, payload=None):
+def send(sock, header, payload=None, shared=()):
     """Send one message."""
-    sock.sendall(encode(header, payload))
+    sock.sendall(encode(header, payload, shared))
 
 
-def recv(sock, limit):
+def recv(sock, limit, shared=()):
     """Receive one message of at most ``limit`` bytes: ``(header, payload)``.
 
     Raises ``ConnectionError`` on a closed connection and :class:`ProtocolError`
     on anything malformed or larger than ``limit``.
     """
-    header, payload, _ = recv_sized(sock, limit)
+    header, payload, _ = recv_sized(sock, limit, shared)
     return header, payload
 
 
-def recv_sized(sock, limit):
+def recv_sized(sock, limit, shared=()):
     """:func:`recv`, and the message's size in bytes: ``(header, payload, size)``."""
     head = _recv_exactly(sock, 12)
     if head[:4] != MAGIC:
@@ -149,5 +161,5 @@ def recv_sized(sock, limit):
     (size,) = struct.unpack(">Q", head[4:])
     if size > limit:
         raise ProtocolError(f"message of {size} bytes exceeds the limit of {limit}")
-    header, payload = decode(_recv_exactly(sock, size))
+    header, payload = decode(_recv_exactly(sock, size), shared)
     return header, payload, size + 12

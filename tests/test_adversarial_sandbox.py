@@ -326,7 +326,7 @@ def test_judge_rules(ref):
             c.stub("rnn_cell_forward")(np.zeros((3, 1)), np.zeros((5, 1)), {})
         data = c.begin("rnn_forward")
         with pytest.raises(grading.JudgeError, match="not available"):
-            c.stub("lstm_cell_forward")(*data[0]["inputs"])
+            c.stub("lstm_cell_forward")(*data[0]["inputs"], {})
         stub = c.stub("rnn_cell_forward")
         x, a0, p = data[0]["inputs"]
         a_next, yt, cache = stub(x[:, :, 0], a0, p)
