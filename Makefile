@@ -24,9 +24,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-build-isolation -c requirements.txt -e '.[oracle]'
 	@touch $@
 
-## The course's main job, end to end.
+## The course's main job, end to end, on a sample class in a course of its own (demo/).
 demo: $(STAMP)
 	$(BIN)/python -m rnncourse.cli demo
+
+## Remove what `make demo` built (demo/, git-ignored); the course's own folders are not touched.
+clean-demo:
+	rm -rf demo
 
 ## Lint, then the whole test suite.
 test: $(STAMP) lint browser-deps
@@ -69,6 +73,10 @@ refdata: $(STAMP)
 ## Regenerate release/rnn_lstm with stock nbgrader.
 release: $(STAMP)
 	$(BIN)/python -m rnncourse.cli release
+
+## Fail if release/ differs from a fresh generation from source/ or leaks anything.
+check-release: $(STAMP)
+	$(BIN)/python -m rnncourse.cli check-release
 
 ## Grade every submission in submitted/ (WORKERS=N, SCHEDULER=tcp://host:port, FORCE=1,
 ## UNSAFE_NO_SANDBOX=1 for trusted submissions only, GRADE_ARGS="..." for more; see README).

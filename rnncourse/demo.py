@@ -1,16 +1,23 @@
 """The course's main job, end to end, on a sample class (``make demo``).
 
-1. regenerate release/ with stock ``nbgrader generate_assignment``;
-2. write a sample class into submitted/ (a correct student, one student per
-   typical mistake, a blank notebook, a cell that never returns);
-3. autograde it with stock ``nbgrader autograde``, generate feedback, export
-   grades.csv;
+Everything happens in a complete nbgrader course of its own, ``demo/``
+(git-ignored, rebuilt on every run), so the course's ``submitted/``,
+``autograded/``, ``feedback/`` and gradebook only ever hold real students:
+
+1. copy ``source/`` and the course's configuration into ``demo/`` (with the
+   demo's own gradebook and exchange) and release the assignment there with
+   stock ``nbgrader generate_assignment``;
+2. write a sample class into ``demo/submitted/`` (a correct student, one
+   student per typical mistake, a blank notebook, a cell that never returns);
+3. autograde it with stock ``nbgrader autograde``, generate feedback, release
+   it into the demo's exchange, export ``demo/grades.csv``;
 4. print the score of every student in every function, and what the hidden
    tests told each student.
 """
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,11 +27,44 @@ import nbformat
 
 from . import ASSIGNMENT, FUNCTIONS, cases, paths, release, sampleclass
 
+DEMO_CONFIG = """
+# ---- added by `make demo`: this copy is the demo's own course --------------------------
+# Its own gradebook and exchange, whatever RNNCOURSE_DB_URL says, so the sample class
+# never reaches the course's gradebook.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+c.Exchange.root = os.path.join(HERE, "exchange")
+"""
+
+
+def demo_root():
+    """Where ``make demo`` builds its course: ``demo/`` beside the course's files."""
+    return paths.course_root() / "demo"
+
+
+def build_course(dest=None):
+    """A fresh nbgrader course at ``dest`` (default ``demo/``) from the course's source.
+
+    Returns the course root. Whatever was there before is removed: it holds only
+    what an earlier demo wrote.
+    """
+    root = paths.course_root()
+    dest = Path(dest or demo_root())
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copytree(root / "source", dest / "source",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    config = (root / "nbgrader_config.py").read_text()
+    (dest / "nbgrader_config.py").write_text(config + DEMO_CONFIG)
+    (dest / "exchange").mkdir()
+    return dest
+
 
 def nbgrader(*args, root=None):
     """Run a stock nbgrader command in the course directory; fail loudly with its log."""
     root = root or paths.course_root()
     env = dict(os.environ)
+    env.pop("RNNCOURSE_DB_URL", None)  # the demo's configuration names its own gradebook
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     proc = subprocess.run([release.nbgrader_bin(), *args], cwd=root, env=env,
                           capture_output=True, text=True)
@@ -80,38 +120,63 @@ def table(all_scores):
     return "\n".join(lines)
 
 
-def main(args=None):
-    root = paths.course_root()
-    t0 = time.perf_counter()
-    print("1. regenerating release/ with nbgrader generate_assignment ...")
-    nbgrader("generate_assignment", ASSIGNMENT, "--force")
-    leaks = release.leaks()
-    if leaks:
-        print("release leaks:", *leaks, sep="\n  ")
-        return 1
-    print("2. writing the sample class into submitted/ ...")
-    students = sampleclass.write_class()
-    print("   " + ", ".join(students))
-    print("3. nbgrader autograde (one notebook after another; the hanging cell takes its 30 s) ...")
-    t1 = time.perf_counter()
-    nbgrader("autograde", ASSIGNMENT, "--force")
-    t_auto = time.perf_counter() - t1
-    nbgrader("generate_feedback", ASSIGNMENT, "--force")
-    nbgrader("export", "--to", str(root / "grades.csv"))
-    from nbgrader.apps import NbGraderAPI  # noqa: F401  (ensures nbgrader config importable)
+def run(students=None, dest=None, timeout=None):
+    """Build the demo course, grade ``students`` there, print the report; return the root.
 
-    db_url = os.environ.get("RNNCOURSE_DB_URL", f"sqlite:///{root / 'gradebook.db'}")
-    all_scores = scores(db_url, students)
+    Parameters
+    ----------
+    students : dict, optional
+        ``{student: kind}`` as :func:`rnncourse.sampleclass.write_class` takes
+        (default: the sample class, :data:`rnncourse.sampleclass.STUDENTS`).
+    dest : Path, optional
+        Where to build the course (default ``demo/``).
+    timeout : int, optional
+        Per-cell timeout of the autograder (default: the course's, 30 s).
+    """
+    t0 = time.perf_counter()
+    root = build_course(dest)
+    shown = root
+    if root.is_relative_to(paths.course_root()):
+        shown = root.relative_to(paths.course_root())
+    print(f"1. building the demo course in {shown}/ and releasing the assignment there "
+          "(nbgrader generate_assignment) ...")
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root)
+    rel = root / "release" / ASSIGNMENT
+    leaks = release.leaks(rel)
+    if leaks:
+        raise RuntimeError("the release leaks:\n  " + "\n  ".join(leaks))
+    print(f"2. writing the sample class into {shown}/submitted/ ...")
+    kinds = sampleclass.STUDENTS if students is None else students
+    students = sampleclass.write_class(root / "submitted", kinds, release=rel)
+    print("   " + ", ".join(students))
+    print("3. nbgrader autograde (one notebook after another; a hanging cell takes its 30 s) ...")
+    t1 = time.perf_counter()
+    extra = [f"--ExecutePreprocessor.timeout={int(timeout)}"] if timeout else []
+    nbgrader("autograde", ASSIGNMENT, "--force", *extra, root=root)
+    t_auto = time.perf_counter() - t1
+    nbgrader("generate_feedback", ASSIGNMENT, "--force", root=root)
+    nbgrader("release_feedback", ASSIGNMENT, root=root)
+    nbgrader("export", "--to", str(root / "grades.csv"), root=root)
+    all_scores = scores(f"sqlite:///{root / 'gradebook.db'}", students)
     print(f"\nScores per student and function (hidden tests; autograde took {t_auto:.1f} s):\n")
     print(table(all_scores))
     print("\nWhat the hidden tests told each student with a typical mistake:")
-    for student, errors in sampleclass.STUDENTS.items():
-        if not errors or not isinstance(errors, list):
-            continue
-        for fn, _ in errors:
-            print(f"\n[{student}] {fn}:\n{hidden_reports(student)[fn]}")
+    for student, errors in kinds.items():
+        for fn, _ in (errors if isinstance(errors, list) else []):
+            print(f"\n[{student}] {fn}:\n{hidden_reports(student, root)[fn]}")
     with open(root / "grades.csv") as f:
         n = sum(1 for _ in csv.DictReader(f))
-    print(f"\ngrades.csv: {n} rows; feedback/ holds each student's feedback HTML; "
-          f"autograded/ the graded notebooks. Total {time.perf_counter() - t0:.1f} s.")
+    print(f"\nAll in {shown}/ (the course's own folders are untouched): grades.csv {n} rows, "
+          f"feedback/ each student's feedback HTML (released into exchange/), autograded/ the "
+          f"graded notebooks, gradebook.db. `make clean-demo` removes it. "
+          f"Total {time.perf_counter() - t0:.1f} s.")
+    return root
+
+
+def main(args=None):
+    try:
+        run()
+    except RuntimeError as exc:
+        print(exc)
+        return 1
     return 0

@@ -276,6 +276,18 @@ def report(fn, verdicts):
     return round(cases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
 
 
+class HiddenTestFailure(AssertionError):
+    """A hidden test found nothing right; IPython shows its report alone.
+
+    nbgrader scores a cell with an error output 0, as for any exception; the
+    feedback then shows ``_render_traceback_``'s lines (the report) in place of
+    a traceback, so no line or path of the grading code reaches the student.
+    """
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
 def _diagnosis_line(fn, verdicts):
     """The machine-readable last line of a report, for the class report (trusted side)."""
     from . import diagnosis
@@ -284,26 +296,44 @@ def _diagnosis_line(fn, verdicts):
 
 
 def check(fn, namespace):
-    """Grade the student's ``fn`` found in ``namespace``; return the points earned."""
+    """Grade the student's ``fn`` found in ``namespace``; return the points earned.
+
+    Raises
+    ------
+    HiddenTestFailure
+        When no output of ``fn`` is right (0 points), with the report.
+    """
     func = namespace.get(fn)
     if not callable(func):
-        raise AssertionError(f"{fn} is not defined: run the cell that defines it, then this one.")
+        raise HiddenTestFailure(f"{fn} is not defined: run the cell that defines it, then this one.")
     socket_path = os.environ.get(JUDGE_ENV)
     if socket_path:
-        points, n_ok, text = remote_check(fn, func, namespace, socket_path)
+        try:
+            points, n_ok, text = remote_check(fn, func, namespace, socket_path)
+        except (JudgeError, OSError) as exc:  # OSError: the connection, never the student's code
+            reason = getattr(exc, "reason", "the grading service could not be reached")
+            raise HiddenTestFailure(f"{fn} could not be graded in this run ({reason}); "
+                                    "ask your instructor.") from None
     else:
         from . import refdata
 
         points, n_ok, text = report(fn, diagnose(fn, refdata.load()[fn], func, namespace))
     if n_ok == 0:
-        raise AssertionError(text)
+        raise HiddenTestFailure(text)
     print(text)
     return points
 
 
 # ---------------------------------------------------------------- remote mode (client side)
 class JudgeError(Exception):
-    """The judge refused a request or could not be reached."""
+    """The judge refused a request or could not be reached.
+
+    ``reason`` is a short phrase without paths, fit for the student's feedback.
+    """
+
+    def __init__(self, message, reason="the grading service failed"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class JudgeClient:
@@ -320,7 +350,8 @@ class JudgeClient:
             self.sock.connect(socket_path)
         except OSError as exc:
             self.sock.close()
-            raise JudgeError(f"cannot reach the grading judge at {socket_path}: {exc}") from None
+            raise JudgeError(f"cannot reach the grading judge at {socket_path}: {exc}",
+                             "the grading service could not be reached") from None
 
     def request(self, header, payload=None, shared=()):
         """Send one request; ``(reply, payload)`` back. ``shared``: objects the reply may name."""
@@ -332,7 +363,8 @@ class JudgeClient:
             raised = _rebuild(reply.get("raised"))
             if raised is not None:
                 raise raised
-            raise JudgeError(str(reply.get("error", "the judge refused the request")))
+            message = str(reply.get("error", "the judge refused the request"))
+            raise JudgeError(message, f"the grading service refused: {message}")
         return reply, data
 
     def begin(self, fn):

@@ -11,6 +11,7 @@ the learner's edits are never overwritten and ``release/`` and
 """
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -60,6 +61,40 @@ def prepare(work=None, root=None):
                 shutil.copy2(src, dst)
                 copied.append(dst)
     return work, copied
+
+
+# nbgrader's parts that need a course and an exchange: off for self-study (no instructor, no
+# exchange, so they would only log "Unwritable directory, please contact your instructor").
+# Validate stays: it needs neither, and tells a learner which functions are not ready.
+OFF_SERVER = ("formgrader", "assignment_list", "course_list")
+OFF_LAB = ("assignment-list", "course-list", "create-assignment", "menu")
+
+
+def self_study_config(work):
+    """Write the lab's own Jupyter configuration into ``work/.jupyter``; return that folder.
+
+    It comes before the environment's configuration on ``JUPYTER_CONFIG_PATH`` (the
+    learner's own ``~/.jupyter`` still comes first) and turns nbgrader's exchange,
+    course-list and instructor extensions off, on the server and in JupyterLab.
+    """
+    cfg = Path(work) / ".jupyter"
+    (cfg / "labconfig").mkdir(parents=True, exist_ok=True)
+    (cfg / "jupyter_server_config.d").mkdir(exist_ok=True)
+    server = {"ServerApp": {"jpserver_extensions": {
+        f"nbgrader.server_extensions.{name}": False for name in OFF_SERVER}}}
+    (cfg / "jupyter_server_config.d" / "zz-rnncourse-self-study.json").write_text(
+        json.dumps(server, indent=2) + "\n")
+    lab = {"disabledExtensions": {f"@jupyter/nbgrader:{name}": True for name in OFF_LAB}}
+    (cfg / "labconfig" / "page_config.json").write_text(json.dumps(lab, indent=2) + "\n")
+    return cfg
+
+
+def lab_env(work, environ=None):
+    """The environment of the lab's server: its own configuration first on the config path."""
+    env = dict(os.environ if environ is None else environ)
+    extra = [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(self_study_config(work))] + extra)
+    return env
 
 
 def free_port(preferred=None, host="127.0.0.1"):
@@ -118,7 +153,9 @@ def main(argv=None):
           f"Open that URL in your browser. Your work stays in {work}/ (git ignores it);\n"
           f"the self-study notebooks are in {work}/notebooks/. Stop with Ctrl-C.\n", flush=True)
     cmd = lab_command(work, port, token, args.ip, open_browser=not args.no_browser)
-    os.execv(cmd[0], cmd)
+    env = lab_env(work)
+    os.chdir(work)  # nbgrader's handlers read nbgrader_config.py from the current folder
+    os.execve(cmd[0], cmd, env)
 
 
 if __name__ == "__main__":

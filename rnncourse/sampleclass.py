@@ -8,6 +8,7 @@ blank, or with a cell that never returns.
 
 import inspect
 import re
+import secrets
 import shutil
 from pathlib import Path
 
@@ -85,10 +86,29 @@ def student_notebook(kind, release_nb):
     return fill(release_nb, student_sources(kind))
 
 
-def write_class(dest=None, students=None):
-    """Write ``submitted/<student>/rnn_lstm/`` for every sample student; return the ids."""
+TIMESTAMP = "2026-01-15 09:00:00.000000 UTC"
+"""Submission time of the sample students (nbgrader's ``timestamp.txt`` format)."""
+
+
+def write_class(dest=None, students=None, release=None):
+    """Write ``<dest>/<student>/rnn_lstm/`` for every sample student; return the ids.
+
+    Each folder holds what a submission collected from the exchange holds: the
+    student's notebook, the released files, ``timestamp.txt`` and
+    ``submission_secret.txt`` (``nbgrader release_feedback`` needs both; the secret
+    is random, as ``nbgrader submit`` makes it).
+
+    Parameters
+    ----------
+    dest : Path, optional
+        The course's ``submitted/`` folder (default: this course's).
+    students : dict, optional
+        ``{student: kind}`` (default: :data:`STUDENTS`).
+    release : Path, optional
+        The released assignment folder to start from (default: this course's).
+    """
     dest = Path(dest or paths.course_root() / "submitted")
-    rel = paths.release_dir()
+    rel = Path(release or paths.release_dir())
     release_nb = nbformat.read(str(rel / f"{ASSIGNMENT}.ipynb"), as_version=4)
     students = STUDENTS if students is None else students
     for student, kind in students.items():
@@ -100,4 +120,6 @@ def write_class(dest=None, students=None):
             if f.name != f"{ASSIGNMENT}.ipynb" and f.is_file():
                 shutil.copy(f, folder / f.name)
         nbformat.write(student_notebook(kind, release_nb), str(folder / f"{ASSIGNMENT}.ipynb"))
+        (folder / "timestamp.txt").write_text(TIMESTAMP)
+        (folder / "submission_secret.txt").write_text(secrets.token_hex(64))
     return list(students)

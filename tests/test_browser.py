@@ -74,12 +74,13 @@ def jupyterlab():
         path.write_text(json.dumps(values))
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"))
+    env = lab.lab_env(work, env)  # as `make lab` runs it: the lab's own configuration
     port = lab.free_port()
     token = secrets.token_hex(16)
     cmd = lab.lab_command(work, port, token, extra=[
         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={tmp / 'workspaces'}"])
     log = open(tmp / "server.log", "w+b")
-    proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     base = f"http://127.0.0.1:{port}"
 
@@ -206,6 +207,11 @@ def test_gate_notebook_runs_in_the_browser(page, jupyterlab):
     # The sliders rendered as widgets, and their plot is inside the widget's output.
     assert panel.locator(".jupyter-widgets .widget-slider").count() == 3
     assert panel.locator(".jupyter-widgets .jp-OutputArea-output img").count() == 1
+    # Figures drawn at twice their displayed size (sharp on high-resolution screens).
+    assert all(w >= 2 * shown for (_, w, _), shown in zip(sizes, images.evaluate_all(
+        "imgs => imgs.map(i => i.getBoundingClientRect().width)")) if shown > 0), sizes
+    # Self-study has no exchange: nbgrader's Assignments and Courses parts are off, no errors.
+    assert "Unwritable directory" not in jupyterlab["log"](), jupyterlab["log"]()
 
 
 def test_student_notebook_shows_placeholders(page, jupyterlab):

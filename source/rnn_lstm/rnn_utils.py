@@ -6,7 +6,10 @@ own backward passes, and plots of hidden states and LSTM gates over time.
 """
 
 import io
+import linecache
 import os
+import re
+import sys
 
 import numpy as np
 
@@ -18,6 +21,8 @@ __all__ = [
     "gradient_check",
     "plot_rnn_states",
     "plot_lstm_gates",
+    "self_check",
+    "SelfCheckFailed",
 ]
 
 
@@ -304,9 +309,10 @@ def _show(fig):
         from IPython.display import Image, display
 
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        # twice the pixels, shown at the figure's size: sharp on high-resolution screens
+        fig.savefig(buf, format="png", dpi=2 * fig.dpi)
         plt.close(fig)
-        display(Image(buf.getvalue()))
+        display(Image(buf.getvalue(), retina=True))
     return fig
 
 
@@ -352,7 +358,7 @@ def plot_rnn_states(rnn_forward, x, a0, parameters, example=0, units=(0, 1, 2)):
     return _show(fig)
 
 
-def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2)):
+def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2), title=None):
     """Gates, candidate, cell state and hidden state of your ``lstm_forward``.
 
     Parameters
@@ -368,6 +374,8 @@ def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2))
         Which example ``(i)`` of the batch to plot.
     units : sequence of int
         Units ``i`` drawn as lines under the heat maps.
+    title : str, optional
+        Title of the figure (default: "LSTM activations over time, example (i)").
 
     Returns
     -------
@@ -395,12 +403,159 @@ def plot_lstm_gates(lstm_forward, x, a0, parameters, example=0, units=(0, 1, 2))
         return None
     fig, axes = plt.subplots(2, 6, figsize=(17, 5.5), dpi=72)
     shown = [u for u in units if u < series["cell state $c$"].shape[0]]
-    for col, (title, values) in enumerate(series.items()):
-        gate = "gate" in title
+    for col, (name, values) in enumerate(series.items()):
+        gate = "gate" in name
         lim = max(1.0, float(np.max(np.abs(values))))
-        _heatmap(axes[0, col], values, title,
+        _heatmap(axes[0, col], values, name,
                  "viridis" if gate else "RdBu_r", 0 if gate else -lim, 1 if gate else lim)
-        _lines(axes[1, col], values, title, shown, legend=col == 0)
-    fig.suptitle(f"LSTM activations over time, example ({example})")
+        _lines(axes[1, col], values, name, shown, legend=col == 0)
+    fig.suptitle(title or f"LSTM activations over time, example ({example})")
     fig.subplots_adjust(left=0.04, right=0.98, bottom=0.09, top=0.88, wspace=0.45, hspace=0.45)
     return _show(fig)
+
+
+# ---------------------------------------------------------------------------
+# Self-check: what Validate reports
+# ---------------------------------------------------------------------------
+
+FUNCTIONS = ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
+             "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward")
+
+# The functions of yours that each function's visible tests call besides it.
+_USES = {"rnn_forward": ("rnn_cell_forward",),
+         "rnn_cell_backward": ("rnn_cell_forward",),
+         "rnn_backward": ("rnn_cell_forward", "rnn_forward", "rnn_cell_backward"),
+         "lstm_forward": ("lstm_cell_forward",),
+         "lstm_cell_backward": ("lstm_cell_forward",),
+         "lstm_backward": ("lstm_cell_forward", "lstm_forward", "lstm_cell_backward")}
+
+_VISIBLE_CELL = re.compile(r'\s*[rR]?"""(\w+): [^\n]*\(visible\)')
+_visible_runs = {}  # function name -> (the function the visible tests ran, their exception or None)
+
+
+class SelfCheckFailed(AssertionError):
+    """A function is unfinished or fails its visible tests; shown as its message alone."""
+
+    def _render_traceback_(self):  # IPython shows this instead of a traceback
+        import textwrap
+
+        lines = []
+        for line in f"{type(self).__name__}: {self}".split("\n"):
+            indent = line[:len(line) - len(line.lstrip())]
+            lines += textwrap.wrap(line, 78, subsequent_indent=indent + "  ",
+                                   break_long_words=False, break_on_hyphens=False) or [""]
+        return lines  # short lines: nbgrader validate cuts lines past 86 characters
+
+
+def _record_visible_test(result=None):
+    """IPython ``post_run_cell`` hook: remember how each visible-test cell last ended."""
+    try:
+        info = getattr(result, "info", None)
+        match = _VISIBLE_CELL.match(getattr(info, "raw_cell", None) or "")
+        if match and match.group(1) in FUNCTIONS:
+            from IPython import get_ipython
+
+            fn = match.group(1)
+            error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+            _visible_runs[fn] = (get_ipython().user_ns.get(fn), error)
+    except Exception:  # a helper must never break the notebook
+        pass
+
+
+def _watch_visible_tests():
+    """Register :func:`_record_visible_test` once per kernel (not while autograded)."""
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde" or "IPython" not in sys.modules:
+        return
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            return
+        for callback in list(shell.events.callbacks.get("post_run_cell", [])):
+            if getattr(callback, "__name__", "") == "_record_visible_test":  # a re-imported copy
+                shell.events.unregister("post_run_cell", callback)
+        shell.events.register("post_run_cell", _record_visible_test)
+    except Exception:
+        pass
+
+
+def _more_code_follows(frame):
+    """True when the cell that called the self-check goes on after the call (its graded version)."""
+    import ast
+
+    source = "".join(linecache.getlines(frame.f_code.co_filename, frame.f_globals))
+    try:
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return False
+    return any(node.lineno > frame.f_lineno for node in body)
+
+
+def _not_finished(err):
+    """The innermost of the eight functions that raised ``NotImplementedError``, if any."""
+    if not isinstance(err, NotImplementedError):
+        return None
+    tb, name = err.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in FUNCTIONS:
+            name = tb.tb_frame.f_code.co_name
+        tb = tb.tb_next
+    return name
+
+
+def self_check(fn, namespace):
+    """Raise :class:`SelfCheckFailed` when ``fn`` is unfinished or fails its visible tests.
+
+    Called at the end of each graded test cell of the released notebook, so
+    that ``nbgrader validate`` (and the Validate button) names every function
+    that is not ready. While nbgrader autogrades, or when the cell goes on
+    (the instructor's version, with the hidden tests after this call), it does
+    nothing at all: the hidden tests alone decide the points.
+
+    Parameters
+    ----------
+    fn : str
+        One of the eight function names, e.g. ``"rnn_cell_forward"``.
+    namespace : dict
+        The notebook's ``globals()``.
+
+    Returns
+    -------
+    None
+        Prints one line when the visible tests of ``fn`` passed.
+    """
+    if os.environ.get("NBGRADER_EXECUTION") == "autograde" or _more_code_follows(sys._getframe(1)):
+        return None
+    func = namespace.get(fn)
+    if not callable(func):
+        raise SelfCheckFailed(f"{fn} is not defined: run the cell that defines it, then this one.")
+    if fn not in _visible_runs:
+        raise SelfCheckFailed(f"{fn}: its visible tests (the cell above) have not run yet: "
+                              "run them, then this cell.")
+    tested, err = _visible_runs[fn]
+    if tested is not func:
+        raise SelfCheckFailed(f"{fn} changed since its visible tests (the cell above) ran: "
+                              "run them again, then this cell.")
+    if err is None:
+        print(f"{fn}: the visible tests pass (the hidden tests run when the notebook is graded).")
+        return None
+    unfinished = _not_finished(err)
+    stub = "NotImplementedError" in getattr(getattr(func, "__code__", None), "co_names", ())
+    if unfinished == fn or (unfinished and stub):
+        also = ("" if unfinished == fn else f"\n    (its visible tests also need your {unfinished}, "
+                "which is not finished either)")
+        raise SelfCheckFailed(f"{fn} is not finished: it raises NotImplementedError.{also}")
+    if unfinished:
+        raise SelfCheckFailed(f"{fn}: its visible tests cannot run: {unfinished}, which they "
+                              "call, is not finished (NotImplementedError).")
+    detail = f"{type(err).__name__}: {err}".strip().replace("\n", "\n    ")
+    failing = [u for u in _USES.get(fn, ()) if _visible_runs.get(u, (None, None))[1] is not None]
+    one = len(failing) == 1
+    note = (f"\n    (these tests also call your {' and '.join(failing)}, which "
+            f"{'fails its' if one else 'fail their'} own visible tests: fix "
+            f"{'it' if one else 'them'} first)" if failing else "")
+    raise SelfCheckFailed(f"{fn} fails its visible tests (the cell above):\n    {detail}{note}")
+
+
+_watch_visible_tests()

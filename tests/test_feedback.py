@@ -1,0 +1,113 @@
+"""What a student reads in the feedback: the hidden tests' reports, nothing of the instructor.
+
+Both graders: stock ``nbgrader autograde`` and ``make grade`` (confined), each followed by
+stock ``nbgrader generate_feedback``. A function with nothing right raises in its hidden test
+cell (0 points); its feedback shows the report (which output, by how much, the named mistake)
+and no frame of the grading code, no path of the course or of the sandbox (tracebacks of
+the student's own cells, e.g. a failing visible test, stay as IPython shows them).
+"""
+
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnncourse import ASSIGNMENT, FUNCTIONS, bench, mistakes, sandbox
+
+NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")], "blank": None}
+TIMEOUT = 10
+MESSAGE = next(m.message for m in mistakes.MISTAKES if m.label == "bias_forgotten")
+
+
+def env_for(root):
+    env = dict(os.environ)
+    env.pop("RNNCOURSE_DB_URL", None)
+    return env
+
+
+def feedback_text(root, student):
+    page = (root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    return bench.make_course(tmp_path_factory.mktemp("feedback") / "seed", CLASS, timeout=TIMEOUT)
+
+
+def generate_feedback(root):
+    subprocess.run([NBGRADER, "generate_feedback", ASSIGNMENT, "--force"], cwd=root,
+                   env=env_for(root), check=True, capture_output=True, text=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def stock_run(seed):
+    root = bench.clone_course(seed, seed.parent / "stock")
+    proc = subprocess.run([NBGRADER, "autograde", ASSIGNMENT, "--force"], cwd=root,
+                          env=env_for(root), check=True, capture_output=True, text=True)
+    return generate_feedback(root), proc.stderr
+
+
+@pytest.fixture(scope="module")
+def stock(stock_run):
+    return stock_run[0]
+
+
+# What nbgrader itself prints for every submission (README: "Warnings nbgrader prints that are
+# harmless"): hidden test cells differ from their released copies by construction; nbgrader's
+# gradebook under SQLAlchemy 2; ipykernel's note on local TCP.
+HARMLESS = re.compile(r"Attribute 'checksum' for cell (\w+)_hidden has changed!"
+                      r"|SAWarning: Object of type <Submitted\w+> not in session"
+                      r"|Kernel is running over TCP without encryption")
+
+
+@pytest.fixture(scope="module")
+def ours(seed):
+    if not sandbox.available() and os.environ.get("CI") != "true":
+        pytest.skip("confinement is not available on this machine")
+    root = bench.clone_course(seed, seed.parent / "ours")
+    proc = subprocess.run([sys.executable, "-m", "rnncourse.cli", "grade", "--root", str(root),
+                           "--no-progress", "--workers", "1"], cwd=root, env=env_for(root),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    return generate_feedback(root)
+
+
+def leaks(text, root):
+    """Anything of the instructor's side in a student's feedback."""
+    found = [s for s in ("grading.py", "raise AssertionError", "site-packages",
+                         "/opt/rnncourse", "rnncourse/", str(root), str(Path.home()),
+                         str(Path(__file__).resolve().parent.parent), "refdata.load")
+             if s in text]
+    # frames of files (IPython: "File /x/y.py:12, in f"); the student's own cells show as "Cell In[3]"
+    return found + re.findall(r"File \"[^\"]+\", line \d+|File \S+\.py:\d+", text)
+
+
+@pytest.mark.parametrize("grader", ["stock", "ours"])
+def test_feedback_shows_the_report_and_nothing_of_the_instructor(grader, request):
+    root = request.getfixturevalue(grader)
+    text = feedback_text(root, "bias_forgotten")
+    assert "rnn_cell_forward: 0 of 3 outputs correct" in text
+    assert "[XX] a_next: wrong values in test case 1" in text and "max abs error" in text
+    assert f"This looks like: {MESSAGE}" in text
+    assert "HiddenTestFailure" in text
+    assert leaks(text, root) == []
+    blank = feedback_text(root, "blank")
+    assert "lstm_backward is not implemented yet (it raised NotImplementedError)" in blank
+    assert leaks(blank, root) == []
+
+
+def test_stock_autograde_warns_only_what_nbgrader_always_warns(stock_run):
+    _, stderr = stock_run
+    warnings = [line for line in stderr.splitlines() if "WARNING" in line or "Warning:" in line]
+    assert warnings, "expected nbgrader's own warnings (is stderr captured?)"
+    assert [w for w in warnings if not HARMLESS.search(w)] == []
+    hidden = {m.group(1) for m in map(HARMLESS.search, warnings) if m and m.group(1)}
+    assert hidden <= set(FUNCTIONS)
