@@ -371,7 +371,7 @@ def _executor(execute, output_bytes):
         raise_on_iopub_timeout=execute["raise_on_iopub_timeout"], allow_errors=True,
         kernel_name=execute["kernel_name"])
     ep.output_limit = int(output_bytes)
-    ep._used, ep._cut = {}, set()
+    ep._used, ep._cut, ep._records = {}, set(), set()
     return ep
 
 
@@ -394,9 +394,12 @@ def _capped_output(ep, output, outs, msg, display_id, cell_index):
     if cell_index not in ep._cut:
         ep._cut.add(cell_index)
         outs.append(nbformat.v4.new_output("stream", name="stdout", text=outputcap.notice(ep.output_limit)))
-    kept = outputcap.shortened(kind, content, ep.output_limit - used, ep.output_limit)
+    kept = outputcap.shortened(kind, content, ep.output_limit - used, ep.output_limit,
+                               cell_index in ep._records)
     if kept is None:
         return None
+    if outputcap.is_record(kind, content):
+        ep._records.add(cell_index)
     return output(outs, {**msg, "content": kept}, display_id, cell_index)
 
 
@@ -469,9 +472,9 @@ def execute_submission(task):
     -------
     dict
         ``notebook`` (executed notebook JSON, str, or None), ``judge``
-        ({fn: {"points", "report"}} recorded by the judge for the in-kernel
-        checks, or None when unconfined), ``recheck`` ({fn: {"points",
-        "report"}} or None), ``error`` (str or None: what went wrong with this
+        ({fn: {"points", "report", "mistakes", "diagnosis"}} recorded by the
+        judge for the in-kernel checks, or None when unconfined), ``recheck`` ({fn: {"points",
+        "report", "diagnosis"}} or None), ``error`` (str or None: what went wrong with this
         submission), ``infra_error`` (str or None: a failure of the grading
         machinery, not of the submission; retried on the next run),
         ``timings`` ({name: seconds}), ``worker`` (host:pid).
@@ -537,7 +540,8 @@ def execute_submission(task):
         result["notebook"], result["error"] = _run_notebook(task, spec, kernel, timings)
         if kernel.judge is not None:
             result["judge"] = {fn: {"points": float(r["points"]), "report": r["report"],
-                                    "mistakes": [str(x) for x in r.get("mistakes", [])]}
+                                    "mistakes": [str(x) for x in r.get("mistakes", [])],
+                                    "diagnosis": r.get("diagnosis")}
                                for fn, r in kernel.judge.results.items()}
             if kernel.judge.events:
                 result["judge_events"] = list(kernel.judge.events)

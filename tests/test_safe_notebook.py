@@ -160,3 +160,27 @@ def test_execution_counts_only_integers():
     sanitize(nb)
     assert nb.cells[0].execution_count is None and nb.cells[0].outputs[0].execution_count is None
     assert nb.cells[1].execution_count == 3
+
+
+def test_the_hidden_test_record_is_kept_as_json_data():
+    from rnncourse import diagnosis
+
+    record = {"fn": "rnn_forward", "v": 1, "outputs": {"a": {"ok": False, "mistakes": ["a0_every_step"]}}}
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("check('rnn_forward', globals())")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={diagnosis.MIME: record}),
+                    nbformat.v4.new_output("display_data", data={diagnosis.MIME: "<script>x</script>"}),
+                    nbformat.v4.new_output("display_data", data={diagnosis.MIME: {"pad": "x" * 70_000}}),
+                    nbformat.v4.new_output("stream", name="stdout", text="rnn_forward: 2 of 3\n")]
+    nb.cells = [cell]
+    nb2 = nbformat.reads(sanitize_json_text(nb), as_version=4)
+    outs = nb2.cells[0].outputs
+    assert outs[0].data == {diagnosis.MIME: record}
+    assert diagnosis.MIME not in outs[1].data and diagnosis.MIME not in outs[2].data
+    assert diagnosis.from_cell(nb2.cells[0], "rnn_forward").outputs["a"].mistakes == ["a0_every_step"]
+
+
+def sanitize_json_text(nb):
+    from rnncourse.safe_notebook import sanitize_json
+
+    return sanitize_json(nbformat.writes(nb))[0]
