@@ -4,6 +4,7 @@ import copy
 import glob
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -184,3 +185,30 @@ def sanitize_json_text(nb):
     from rnncourse.safe_notebook import sanitize_json
 
     return sanitize_json(nbformat.writes(nb))[0]
+
+
+def test_html_exports_leave_the_records_out_and_keep_everything_else():
+    from nbconvert import HTMLExporter
+
+    from rnncourse import diagnosis
+    from rnncourse.hide_records import HideRecords
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("check('rnn_forward', globals())")
+    record = {"fn": "rnn_forward", "v": 1, "outputs": {"a": {"ok": True}}}
+    cell.outputs = [nbformat.v4.new_output("display_data", data={diagnosis.MIME: record}),
+                    nbformat.v4.new_output("display_data", data={diagnosis.MIME: record,
+                                                                 "text/plain": "kept"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="rnn_forward: 3 of 3\n")]
+    nb.cells = [cell]
+    shown, _ = HideRecords().preprocess(copy.deepcopy(nb), {})
+    assert [dict(o.get("data", {})) for o in shown.cells[0].outputs] == [{"text/plain": "kept"}, {}]
+    exporter = HTMLExporter()
+    exporter.register_preprocessor(HideRecords(), enabled=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nbconvert warns of a type it cannot show
+        page, _ = exporter.from_notebook_node(nb)
+    assert "rnn_forward: 3 of 3" in page and "kept" in page
+    assert diagnosis.MIME not in page and '"fn"' not in page and "&quot;fn&quot;" not in page
+    assert diagnosis.from_cell(nb.cells[0], "rnn_forward").correct  # the notebook keeps its record
+
