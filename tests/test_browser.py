@@ -268,3 +268,13 @@ def test_a_hidden_test_record_shows_nothing_in_jupyterlab(page, jupyterlab):
     shown = area.locator(".jp-OutputArea-output").evaluate_all(
         "els => els.map(e => [e.getAttribute('data-mime-type'), e.textContent.trim()])")
     assert shown == [["application/vnd.jupyter.stdout", "the report"]], shown
+    # The record did arrive: JupyterLab keeps it in the notebook, it only shows nothing for it.
+    _menu(page, "File", "Save Notebook")
+    deadline = time.monotonic() + 30
+    while True:
+        saved = nbformat.read(jupyterlab["work"] / path, 4).cells[0].outputs
+        if saved or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert [o.output_type for o in saved] == ["display_data", "stream"], saved
+    assert diagnosis.from_cell({"outputs": saved}, "rnn_forward").correct
