@@ -562,16 +562,7 @@ def _make_cgroup(name, limits):
     if found is None:
         return None
     base, limit_file = found
-    try:  # cgroups left by a grader that was killed: empty, their control directory gone
-        for old in os.listdir(base):
-            if old.startswith("rnncourse-sandbox-") and not os.path.exists(
-                    os.path.join(tempfile.gettempdir(), old)):
-                try:
-                    os.rmdir(os.path.join(base, old))
-                except OSError:
-                    pass
-    except OSError:
-        pass
+    _remove_stale_groups(base)
     group = os.path.join(base, name)
     try:
         os.mkdir(group)
@@ -590,6 +581,25 @@ def _make_cgroup(name, limits):
         except OSError:
             pass
     return group
+
+
+def _remove_stale_groups(base):
+    """Remove this grader's cgroups under ``base`` left by a run that was killed.
+
+    Such a group is empty and its sandbox's control directory (same name, in the
+    temporary directory) is gone; ``rmdir`` fails harmlessly on a group still in use.
+    """
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for old in names:
+        if old.startswith("rnncourse-sandbox-") and not os.path.exists(
+                os.path.join(tempfile.gettempdir(), old)):
+            try:
+                os.rmdir(os.path.join(base, old))
+            except OSError:
+                pass
 
 
 CPU_PERIOD_US = 100_000
@@ -626,16 +636,7 @@ def _make_cpu_cgroup(name, limits, memory_group):
                     break
     if base is None:
         return None
-    try:  # groups left by a grader that was killed: empty, their control directory gone
-        for old in os.listdir(base):
-            if old.startswith("rnncourse-sandbox-") and not os.path.exists(
-                    os.path.join(tempfile.gettempdir(), old)):
-                try:
-                    os.rmdir(os.path.join(base, old))
-                except OSError:
-                    pass
-    except OSError:
-        pass
+    _remove_stale_groups(base)
     group = os.path.join(base, name)
     try:
         os.mkdir(group)

@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -26,16 +25,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 
 from rnncourse import FUNCTIONS, lab
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 GATES_NOTEBOOK = "notebooks/01_gate_activations.ipynb"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 # JupyterLab settings for a quiet, deterministic page: every cell in the DOM
 # (no virtual scrolling), no news or update checks (no network, no pop-ups).
 LAB_SETTINGS = {
@@ -108,13 +103,7 @@ def jupyterlab():
                 _api(base, token, f"/api/kernels/{kernel['id']}", method="DELETE")
         except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
             pass
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_group(proc)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 

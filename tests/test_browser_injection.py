@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,14 +31,10 @@ import pytest
 from adversarial import cases as adv
 from adversarial import inject
 from adversarial.course import env_for, make, prepare_gradebook, run, scratch_course
+from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 
 from rnncourse import ASSIGNMENT, lab, sandbox
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 STUDENT = f"adv_{inject.__name__.rsplit('.', 1)[-1]}"
 GRADE_TIMEOUT = 600
@@ -117,13 +112,7 @@ def formgrader(course, tmp):
             time.sleep(0.3)
         yield base, token
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_group(proc)
         log.close()
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 
 from rnncourse import FUNCTIONS, sampleclass
 
@@ -42,11 +43,6 @@ pytestmark = pytest.mark.hub
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "hub"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 ASSIGNMENT = "rnn_lstm"
 COURSE = "rnn-lstm"
 NB_PATH = f"{COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"  # a student's copy (path_includes_course)
