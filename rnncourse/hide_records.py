@@ -19,8 +19,8 @@ from .diagnosis import MIME
 class HideRecords(Preprocessor):
     """Remove :data:`~rnncourse.diagnosis.MIME` data (and outputs left with nothing) from code cells."""
 
-    enabled = Bool(True, help="Hide the records (nbconvert's preprocessors are off by default; this one is on)."
-                   ).tag(config=True)
+    enabled = Bool(True, help="Hide the records (nbconvert's preprocessors are off by default; "
+                              "this one is on).").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.get("cell_type") != "code" or not cell.get("outputs"):
