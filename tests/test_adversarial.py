@@ -17,7 +17,8 @@ from adversarial.ours import GRADE_TIMEOUT, grade_class
 from rnncourse import FUNCTIONS, cases, sandbox
 
 ok, why = sandbox.available()
-pytestmark = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
+pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
+              pytest.mark.slow, pytest.mark.sandbox]
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ import pytest
 
 from rnncourse import FUNCTIONS, cases, grading, judge, mistakes, recheck, sandbox, wire
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 ok, why = sandbox.available()
 needs_sandbox = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
 

@@ -21,6 +21,8 @@ import pytest
 
 from rnncourse import FUNCTIONS, bench, classreport, mistakes, sampleclass
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {"correct": [], "blank": None, "hangs": "hang", **sampleclass.mixed_students()}
 TIMEOUT = 5
 

@@ -19,6 +19,8 @@ import pytest
 
 from rnncourse import bench, cases, gradebook
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {
     "correct": [],
     "mistake": [("lstm_cell_forward", "concat_order")],

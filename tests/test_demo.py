@@ -10,6 +10,8 @@ import pytest
 
 from rnncourse import ASSIGNMENT, demo
 
+pytestmark = [pytest.mark.slow]
+
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")]}
 COURSE_OUTPUTS = ("submitted", "autograded", "feedback", "gradebook.db", "grades.csv")

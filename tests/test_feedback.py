@@ -18,6 +18,8 @@ import pytest
 
 from rnncourse import ASSIGNMENT, FUNCTIONS, bench, diagnosis, mistakes, sandbox
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")], "blank": None}
 TIMEOUT = 10

@@ -7,6 +7,8 @@ import pytest
 
 from rnncourse import FUNCTIONS, cases, gradetable
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from rnncourse import ASSIGNMENT, FUNCTIONS, cases, demo, mistakes, refdata, sampleclass
 
+pytestmark = [pytest.mark.slow]
+
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 TIMEOUT = 5  # per cell, so the hanging student costs seconds, not the course's 30
 

@@ -39,7 +39,7 @@ from chromium import CHROMIUM, CHROMIUM_ARGS
 
 from rnncourse import FUNCTIONS, sampleclass
 
-pytestmark = pytest.mark.hub
+pytestmark = [pytest.mark.slow, pytest.mark.hub, pytest.mark.browser, pytest.mark.sandbox]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "hub"

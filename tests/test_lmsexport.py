@@ -15,6 +15,8 @@ import pytest
 
 from rnncourse import ASSIGNMENT, FUNCTIONS, bench, cases, gradebook, roster
 
+pytestmark = [pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 STUDENTS = {  # id -> (first, last, email, per-function fraction of the points)

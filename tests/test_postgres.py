@@ -19,6 +19,8 @@ import pytest
 
 from rnncourse import bench, cases, gradebook
 
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.sandbox]
+
 CLASS = {"correct": [], "mistake": [("rnn_forward", "a0_every_step")]}
 
 

@@ -21,6 +21,8 @@ import pytest
 
 from rnncourse import ASSIGNMENT, FUNCTIONS, bench, cases, gradebook, sampleclass
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {
     "correct": [],
     "one_mistake": [("rnn_cell_forward", "bias_forgotten")],

@@ -19,6 +19,8 @@ import pytest
 
 from rnncourse import ASSIGNMENT, bench, cases, gradebook, sampleclass
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {
     "ann": [],
     "bob": [("lstm_forward", "c0_not_zeros")],

@@ -31,7 +31,8 @@ from test_judge import variant_source
 from rnncourse import ASSIGNMENT, FUNCTIONS, bench, cases, gradebook, sampleclass, sandbox
 
 ok, why = sandbox.available()
-pytestmark = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
+pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
+              pytest.mark.slow, pytest.mark.sandbox]
 
 STYLES = {  # variants of tests/test_judge.py, at most one per function
     "call_styles": ["keyword", "backward_list_cache", "backward_keyword"],

@@ -22,6 +22,8 @@ import pytest
 
 from rnncourse import bench, gradebook, sandbox
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix).resolve()
 BASE = Path(sys.base_prefix).resolve()

@@ -8,6 +8,8 @@ import pytest
 
 from rnncourse import sandbox, worker
 
+pytestmark = [pytest.mark.sandbox]
+
 ok, why = sandbox.available()
 ROOT = Path(__file__).resolve().parents[1]
 
