@@ -11,9 +11,12 @@ STAMP  := $(VENV)/.installed
 # installs it; `make demo`, `make lab` and `make grade` run without it.
 ORACLE := $(VENV)/.installed-oracle
 
-.PHONY: setup demo test test-fast lint refdata release check-release grade report export roster bench lab pins clean-demo browser-deps figures hub hub-deps
+.PHONY: setup setup-test demo test test-fast lint refdata release check-release grade report export roster bench lab pins clean-demo browser-deps figures hub hub-deps
 
 setup: $(STAMP)
+
+## The venv with the tests' extra as well (what `make test` runs in).
+setup-test: $(ORACLE)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || { \

@@ -4,7 +4,7 @@ The README promises that Python 3.11 and ``make`` suffice, so every pin must
 install on the oldest 3.11 (Debian 12's own ``python3`` is 3.11.2): each
 pinned distribution installed here must declare a ``Requires-Python`` that
 admits 3.11.0. (``.ci/run`` also runs ``make setup`` with the system
-interpreter, when there is one, into a scratch venv.)
+interpreter, when there is one, into a scratch venv: ``make setup-test``.)
 """
 
 import importlib.metadata
