@@ -41,8 +41,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # shows autograded notebooks in the instructor's session, the feedback is HTML). The last
 # step of autograde stores the notebook made inert (after the scores are saved, so they do
 # not change), and every HTML export (generate_feedback, the formgrader's submission view)
-# renders an inert copy, also of notebooks graded before. See rnncourse/safe_notebook.py.
-SAFE_OUTPUTS = "rnncourse.safe_outputs.SafeOutputs"
+# renders an inert copy, also of notebooks graded before. See rnncourse/sanitize/safe_notebook.py.
+SAFE_OUTPUTS = "rnncourse.sanitize.safe_outputs.SafeOutputs"
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.Execute",
     "nbgrader.preprocessors.IgnorePattern",

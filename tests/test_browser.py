@@ -1,7 +1,7 @@
 """A real browser: headless Chromium drives JupyterLab as a self-learner would.
 
 JupyterLab serves a work folder prepared exactly as ``make lab`` prepares
-``lab/`` (:func:`rnncourse.lab.prepare`), on 127.0.0.1, a free port and a
+``lab/`` (:func:`rnncourse.selfstudy.lab.prepare`), on 127.0.0.1, a free port and a
 token. The test opens the gate-activation notebook, runs all its cells, and
 checks that the plots rendered and that no cell shows an error; then it opens
 the student notebook and checks that every graded cell shows its
@@ -27,7 +27,8 @@ import nbformat
 import pytest
 from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 
-from rnncourse import FUNCTIONS, lab
+from rnncourse import FUNCTIONS
+from rnncourse.selfstudy import lab
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 GATES_NOTEBOOK = "notebooks/01_gate_activations.ipynb"

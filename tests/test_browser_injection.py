@@ -33,7 +33,8 @@ from adversarial import inject
 from adversarial.course import env_for, make, prepare_gradebook, run, scratch_course
 from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 
-from rnncourse import ASSIGNMENT, lab, sandbox
+from rnncourse import ASSIGNMENT, sandbox
+from rnncourse.selfstudy import lab
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 STUDENT = f"adv_{inject.__name__.rsplit('.', 1)[-1]}"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import ASSIGNMENT, demo
+from rnncourse import ASSIGNMENT
+from rnncourse.authoring import demo
 
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")]}

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from rnncourse import FUNCTIONS, cases, diagnosis, grading, lessons, mistakes, refdata
+from rnncourse import FUNCTIONS, grading
+from rnncourse.client import testcases
+from rnncourse.content import lessons, mistakes, refdata
+from rnncourse.verdicts import diagnosis
 
 
 def _report(fn, module):
@@ -20,7 +23,7 @@ def test_every_catalogued_mistake_is_named_in_the_report_line(mistake):
     assert set(found) == {mistake.fn}
     d = found[mistake.fn]
     assert d.to_dict() == diagnosis.from_verdicts(mistake.fn, verdicts).to_dict()
-    assert set(d.outputs) == set(cases.OUTPUTS[mistake.fn])
+    assert set(d.outputs) == set(testcases.OUTPUTS[mistake.fn])
     assert mistake.label in d.mistakes(), (d.to_dict(), text)
     assert not d.correct
     assert text.splitlines()[-1].startswith(diagnosis.MARKER)

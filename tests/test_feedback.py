@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, bench, mistakes, sandbox
+from rnncourse import ASSIGNMENT, FUNCTIONS, sandbox
+from rnncourse.authoring import bench
+from rnncourse.content import mistakes
 
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")], "blank": None}

@@ -14,7 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, cases, demo, mistakes, refdata, sampleclass
+from rnncourse import ASSIGNMENT, FUNCTIONS
+from rnncourse.authoring import demo, sampleclass
+from rnncourse.client import testcases
+from rnncourse.content import mistakes, refdata
 
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 TIMEOUT = 5  # per cell, so the hanging student costs seconds, not the course's 30
@@ -44,7 +47,7 @@ def course(tmp_path_factory, root):
 
 
 def test_correct_solution_earns_full_marks(course):
-    assert course["scores"]["correct"] == {fn: float(cases.POINTS[fn]) for fn in FUNCTIONS}
+    assert course["scores"]["correct"] == {fn: float(testcases.POINTS[fn]) for fn in FUNCTIONS}
 
 
 def test_blank_notebook_earns_zero(course):
@@ -54,7 +57,7 @@ def test_blank_notebook_earns_zero(course):
 def test_a_cell_that_never_returns_costs_only_its_function(course):
     got = course["scores"]["hangs"]
     assert got["rnn_cell_backward"] == 0
-    assert all(got[fn] == cases.POINTS[fn] for fn in FUNCTIONS if fn != "rnn_cell_backward")
+    assert all(got[fn] == testcases.POINTS[fn] for fn in FUNCTIONS if fn != "rnn_cell_backward")
 
 
 def test_each_mistake_loses_points_in_its_own_function_only_with_its_own_message(course):
@@ -64,10 +67,10 @@ def test_each_mistake_loses_points_in_its_own_function_only_with_its_own_message
         wrong = dict(errors)
         for fn in FUNCTIONS:
             if fn not in wrong:
-                assert got[fn] == cases.POINTS[fn], (student, fn, got[fn])
+                assert got[fn] == testcases.POINTS[fn], (student, fn, got[fn])
                 continue
             m = next(m for m in mistakes.for_function(fn) if m.label == wrong[fn])
-            assert got[fn] < cases.POINTS[fn], (student, fn)
+            assert got[fn] < testcases.POINTS[fn], (student, fn)
             assert m.message in reports[fn], (student, fn, reports[fn])
             others = [o.message for o in mistakes.for_function(fn)
                       if o.label != m.label and o.message != m.message]

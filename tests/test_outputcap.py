@@ -5,7 +5,7 @@ import json
 import nbformat
 from nbgrader import utils
 
-from rnncourse import outputcap
+from rnncourse.run import outputcap
 
 LIMIT = 1024 ** 2
 BIG = 30 * 1024 ** 2

@@ -1,4 +1,5 @@
-"""Outputs and markdown made inert (rnncourse.safe_html, safe_notebook, safe_outputs), honest content kept."""
+"""Outputs and markdown made inert (rnncourse.sanitize: safe_html, safe_notebook, safe_outputs),
+honest content kept."""
 
 import copy
 import glob
@@ -11,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncourse import safe_html
-from rnncourse.safe_notebook import sanitize
-from rnncourse.safe_outputs import SafeOutputs
+from rnncourse.sanitize import safe_html
+from rnncourse.sanitize.safe_notebook import sanitize
+from rnncourse.sanitize.safe_outputs import SafeOutputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adversarial import inject  # noqa: E402

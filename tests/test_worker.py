@@ -1,4 +1,4 @@
-"""One submission's two confined processes never run at the same time (``rnncourse.worker``)."""
+"""One submission's two confined processes never run at the same time (``rnncourse.run.worker``)."""
 
 import json
 import textwrap
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import sandbox, worker
+from rnncourse import sandbox
+from rnncourse.run import worker
 
 ok, why = sandbox.available()
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +58,7 @@ def test_a_judge_record_lowers_a_cell_that_never_ran():
     """The kernel died before the cell, but its own code had begun the check: the lower verdict counts."""
     import nbformat
 
-    from rnncourse import runner
+    from rnncourse.run import runner
 
     cell = nbformat.v4.new_code_cell('check("rnn_cell_forward", globals())')
     cell.metadata["nbgrader"] = {"grade": True, "grade_id": "rnn_cell_forward_hidden", "points": 10,
