@@ -6,7 +6,6 @@ the tests read its gradebook, autograded notebooks and feedback.
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from rnncourse import ASSIGNMENT, FUNCTIONS
-from rnncourse.authoring import demo, sampleclass
+from rnncourse.authoring import demo, sampleclass, scratchcourse
 from rnncourse.client import testcases
 from rnncourse.content import mistakes, refdata
 
@@ -34,8 +33,7 @@ def run(root, *args, check=True):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, root):
     tmp = tmp_path_factory.mktemp("course")
-    shutil.copytree(root / "source", tmp / "source")
-    shutil.copy(root / "nbgrader_config.py", tmp)
+    scratchcourse.copy_course(tmp, ("source",), root)
     run(tmp, "generate_assignment", ASSIGNMENT, "--force")
     students = {"correct": [], "blank": None, "hangs": "hang", **sampleclass.mixed_students()}
     sampleclass.write_class(tmp / "submitted", students)

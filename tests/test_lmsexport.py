@@ -8,19 +8,18 @@ commas, apostrophes and non-ASCII letters, one without a submission.
 import csv
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS
+from rnncourse import ASSIGNMENT, FUNCTIONS, stocknbgrader
 from rnncourse.authoring import bench
 from rnncourse.client import testcases
 from rnncourse.reports import roster
 from rnncourse.run import gradebook
 
 ROOT = Path(__file__).resolve().parent.parent
-NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+NBGRADER = stocknbgrader.nbgrader_bin()
 STUDENTS = {  # id -> (first, last, email, per-function fraction of the points)
     "jdoe": ("Jane", "Doe", "jane.doe@example.edu", 1.0),
     "zmuller": ("Zoë", "Müller-Lüdenscheidt", "zoe@example.edu", 0.5),

@@ -17,7 +17,6 @@ submission goes (kernel start, imports, plots, the other cells, the rest).
 
 import argparse
 import atexit
-import os
 import shutil
 import statistics
 import subprocess
@@ -27,8 +26,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from rnncourse import ASSIGNMENT, paths
-from rnncourse.authoring import sampleclass
+from rnncourse import ASSIGNMENT, stocknbgrader
+from rnncourse.authoring import sampleclass, scratchcourse
 from rnncourse.content import mistakes
 from rnncourse.run import gradebook
 
@@ -53,12 +52,8 @@ def synthetic_students(n=24):
     return out
 
 
-def _env(root):
-    env = dict(os.environ)
-    env.pop("RNNCOURSE_DB_URL", None)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+def _env():
+    return stocknbgrader.venv_env(drop=["RNNCOURSE_DB_URL"], PYTHONUNBUFFERED="1")
 
 
 def make_course(dest, students, source_root=None, timeout=None):
@@ -74,15 +69,8 @@ def make_course(dest, students, source_root=None, timeout=None):
     timeout : int, optional
         Per-cell timeout written into the scratch course's ``nbgrader_config.py``.
     """
-    src = Path(source_root or paths.course_root())
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("source", "release"):
-        shutil.copytree(src / name, dest / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copy(src / "nbgrader_config.py", dest / "nbgrader_config.py")
-    if timeout is not None:
-        with open(dest / "nbgrader_config.py", "a") as f:
-            f.write(f"\nc.ExecutePreprocessor.timeout = {int(timeout)}\n")
+    extra = "" if timeout is None else f"\nc.ExecutePreprocessor.timeout = {int(timeout)}\n"
+    dest = scratchcourse.copy_course(dest, ("source", "release"), source_root, extra)
     sampleclass.write_class(dest / "submitted", students)
     course = gradebook.load_course(dest)
     key = _source_key(dest, course.course_id)
@@ -113,20 +101,14 @@ def _source_key(root, course_id):
 
 def clone_course(src, dest):
     """Copy a scratch course (submissions and gradebook, not results)."""
-    src, dest = Path(src), Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("source", "release", "submitted"):
-        shutil.copytree(src / name, dest / name)
-    shutil.copy(src / "nbgrader_config.py", dest / "nbgrader_config.py")
-    shutil.copy(src / "gradebook.db", dest / "gradebook.db")
-    return dest
+    return scratchcourse.copy_course(dest, ("source", "release", "submitted"), src,
+                                     files=("gradebook.db",))
 
 
 def run_stock(root, extra=()):
     """Stock ``nbgrader autograde`` on the whole class; returns (seconds, completed process)."""
     t = time.monotonic()
-    proc = subprocess.run([str(Path(sys.executable).with_name("nbgrader")), "autograde", ASSIGNMENT,
-                           *extra], cwd=root, env=_env(root), capture_output=True, text=True)
+    proc = stocknbgrader.run(["autograde", ASSIGNMENT, *extra], root, _env())
     return time.monotonic() - t, proc
 
 
@@ -137,7 +119,7 @@ def run_runner(root, workers=None, extra=()):
     if workers:
         cmd += ["--workers", str(workers)]
     t = time.monotonic()
-    proc = subprocess.run(cmd, cwd=root, env=_env(root), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=root, env=_env(), capture_output=True, text=True)
     return time.monotonic() - t, proc
 
 

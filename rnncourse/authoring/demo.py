@@ -16,17 +16,14 @@ Everything happens in a complete nbgrader course of its own, ``demo/``
 """
 
 import csv
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, paths
-from rnncourse.authoring import release, sampleclass
+from rnncourse import ASSIGNMENT, FUNCTIONS, paths, stocknbgrader
+from rnncourse.authoring import release, sampleclass, scratchcourse
 from rnncourse.client import testcases
 
 DEMO_CONFIG = """
@@ -49,15 +46,10 @@ def build_course(dest=None):
     Returns the course root. Whatever was there before is removed: it holds only
     what an earlier demo wrote.
     """
-    root = paths.course_root()
     dest = Path(dest or demo_root())
     if dest.exists():
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    shutil.copytree(root / "source", dest / "source",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    config = (root / "nbgrader_config.py").read_text()
-    (dest / "nbgrader_config.py").write_text(config + DEMO_CONFIG)
+    scratchcourse.copy_course(dest, ("source",), config_extra=DEMO_CONFIG)
     (dest / "exchange").mkdir()
     return dest
 
@@ -65,11 +57,8 @@ def build_course(dest=None):
 def nbgrader(*args, root=None):
     """Run a stock nbgrader command in the course directory; fail loudly with its log."""
     root = root or paths.course_root()
-    env = dict(os.environ)
-    env.pop("RNNCOURSE_DB_URL", None)  # the demo's configuration names its own gradebook
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run([release.nbgrader_bin(), *args], cwd=root, env=env,
-                          capture_output=True, text=True)
+    # The demo's configuration names its own gradebook.
+    proc = stocknbgrader.run(args, root, stocknbgrader.venv_env(drop=["RNNCOURSE_DB_URL"]))
     if proc.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -4,41 +4,30 @@ import ast
 import filecmp
 import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, paths
+from rnncourse import ASSIGNMENT, FUNCTIONS, paths, stocknbgrader
+from rnncourse.authoring import scratchcourse
 
 MARKERS = re.compile(r"BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS")
 DATA_SUFFIXES = {".npz", ".npy", ".pkl", ".pickle", ".h5", ".db"}
 STUB = ("raise NotImplementedError()",)
 
 
-def nbgrader_bin():
-    return str(Path(sys.executable).with_name("nbgrader"))
-
-
 def generate(root=None, env=None):
     """Run stock ``nbgrader generate_assignment`` in ``root`` (default: the course)."""
     root = Path(root or paths.course_root())
-    env = dict(os.environ if env is None else env)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    subprocess.run([nbgrader_bin(), "generate_assignment", ASSIGNMENT, "--force"],
-                   cwd=root, env=env, check=True, capture_output=True, text=True)
+    stocknbgrader.run(["generate_assignment", ASSIGNMENT, "--force"], root,
+                      stocknbgrader.venv_env(env), check=True)
     return root / "release" / ASSIGNMENT
 
 
 def fresh_copy(dest):
     """Generate the release from source/ in a scratch course at ``dest``."""
-    root = paths.course_root()
-    dest = Path(dest)
-    shutil.copytree(root / "source", dest / "source")
-    shutil.copy(root / "nbgrader_config.py", dest / "nbgrader_config.py")
+    dest = scratchcourse.copy_course(dest, ("source",))
     env = dict(os.environ, RNNCOURSE_DB_URL=f"sqlite:///{dest / 'gradebook.db'}")
     return generate(dest, env)
 

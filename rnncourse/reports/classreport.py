@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnncourse import ASSIGNMENT, FUNCTIONS
+from rnncourse import ASSIGNMENT, FUNCTIONS, stocknbgrader
 from rnncourse.client import testcases
 from rnncourse.content import lessons
 from rnncourse.run import gradebook
@@ -169,7 +169,7 @@ def collect(root=None, db_url=None):
     """Every student of the gradebook with what grading recorded: ``[StudentResult]``."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    gradebook.venv_on_path()
+    stocknbgrader.venv_on_path()
     course = gradebook.load_course(root, db_url)
     autograded = course.autograded_dir()
     results = []

@@ -16,6 +16,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnncourse import stocknbgrader
 from rnncourse.run import gradebook
 
 ROSTER_TABLE = "rnncourse_roster"
@@ -199,7 +200,7 @@ def import_roster(path, root=None, db_url=None, id_column=None):
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy import delete
 
-    gradebook.venv_on_path()
+    stocknbgrader.venv_on_path()
     course = gradebook.load_course(root, db_url)
     gradebook.probe(course.db_url)
     kind, rows, skipped = read(path)

@@ -15,16 +15,13 @@ import contextlib
 import datetime
 import json
 import os
-import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnncourse import ASSIGNMENT, paths
+from rnncourse import ASSIGNMENT, paths, stocknbgrader
 
 STATUS_TABLE = "rnncourse_grading"
 BACKUPS_KEPT = 5
@@ -206,17 +203,6 @@ def backup(db_url, keep=BACKUPS_KEPT):
     return dest
 
 
-def venv_on_path():
-    """nbgrader runs ``alembic`` by name: put this environment's scripts first on PATH."""
-    scripts = str(Path(sys.executable).parent)
-    if os.environ.get("PATH", "").split(os.pathsep)[:1] != [scripts]:
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-
-
-def _nbgrader_bin():
-    return str(Path(sys.executable).with_name("nbgrader"))
-
-
 def ensure_assignment(course):
     """Make sure the gradebook knows the assignment, its notebook and cells.
 
@@ -227,7 +213,7 @@ def ensure_assignment(course):
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    venv_on_path()
+    stocknbgrader.venv_on_path()
     with Gradebook(course.db_url, course.course_id) as gb:
         try:
             nb = gb.find_notebook(course.notebook, course.assignment)
@@ -236,15 +222,12 @@ def ensure_assignment(course):
         except MissingEntry:
             pass
     with tempfile.TemporaryDirectory(prefix="rnncourse-release-") as tmp:
-        env = dict(os.environ)
-        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        env["RNNCOURSE_DB_URL"] = course.db_url
-        proc = subprocess.run(
-            [_nbgrader_bin(), "generate_assignment", course.assignment, "--force",
+        proc = stocknbgrader.run(
+            ["generate_assignment", course.assignment, "--force",
              f"--CourseDirectory.release_directory={tmp}",
              f"--CourseDirectory.db_url={course.db_url}",
              f"--CourseDirectory.course_id={course.course_id}"],
-            cwd=course.root, env=env, capture_output=True, text=True)
+            course.root, stocknbgrader.venv_env(RNNCOURSE_DB_URL=course.db_url))
         if proc.returncode != 0:
             raise CourseError("could not record the assignment in the gradebook with "
                               f"`nbgrader generate_assignment`:\n{proc.stdout}{proc.stderr}")
@@ -402,7 +385,7 @@ class Store:
     def __init__(self, course):
         from nbgrader.api import Gradebook
 
-        venv_on_path()
+        stocknbgrader.venv_on_path()
         self.course = course
         self.gb = Gradebook(course.db_url, course.course_id)
         self.table = _status_table()
@@ -527,25 +510,6 @@ class Store:
             db.rollback()
             raise
 
-    def grades(self, students=None):
-        """``{student: {grade_id: score}}`` of the assignment's submissions (score: manual else auto)."""
-        from nbgrader import api
-
-        db = self.gb.db
-        q = (db.query(api.Grade)
-             .join(api.SubmittedNotebook, api.Grade.notebook_id == api.SubmittedNotebook.id)
-             .join(api.SubmittedAssignment,
-                   api.SubmittedNotebook.assignment_id == api.SubmittedAssignment.id)
-             .join(api.Assignment, api.SubmittedAssignment.assignment_id == api.Assignment.id)
-             .filter(api.Assignment.name == self.course.assignment))
-        out = {}
-        for g in q:
-            sid = g.notebook.assignment.student_id
-            if students is None or sid in students:
-                out.setdefault(sid, {})[g.cell.name] = g.score
-        db.rollback()
-        return out
-
     def export_csv(self, path):
         """Write nbgrader's standard ``grades.csv`` (its CSV export plugin) to ``path``."""
         from nbgrader.plugins.export import CsvExportPlugin
@@ -562,7 +526,7 @@ def grades(db_url, assignment=ASSIGNMENT, students=None):
     """``{student: {grade_id: score}}`` read from any nbgrader gradebook (used to compare with stock)."""
     from nbgrader.api import Gradebook
 
-    venv_on_path()
+    stocknbgrader.venv_on_path()
     out = {}
     with Gradebook(with_driver(db_url)) as gb:
         for sub in gb.assignment_submissions(assignment):
@@ -572,10 +536,3 @@ def grades(db_url, assignment=ASSIGNMENT, students=None):
                 for g in nb.grades:
                     out.setdefault(sub.student_id, {})[g.cell.name] = g.score
     return out
-
-
-def copy_db(src_url, dest_path):
-    """Copy an SQLite gradebook file (used by tests and the benchmark)."""
-    src = sqlite_path(src_url)
-    shutil.copy(src, dest_path)
-    return f"sqlite:///{dest_path}"

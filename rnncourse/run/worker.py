@@ -94,10 +94,6 @@ NO_FIGURES = "get_ipython().run_line_magic('config', 'InlineBackend.figure_forma
 """Figures are built by the notebook's code but not drawn: each shows as text, ``<Figure size ...>``."""
 
 
-class SubmissionError(Exception):
-    """A problem caused by the submission itself (reported to the instructor, recorded)."""
-
-
 def _warmup_argument(warm, figures):
     """The kernel option that runs the warm-up (and the figure setting) before the kernel is ready."""
     # The course's helper draws no figure while autograding (NBGRADER_EXECUTION), so drawing
@@ -421,10 +417,11 @@ def _cap_outputs(nb, limits):
 
 
 def _plain_files(files):
+    from rnncourse.sandbox import is_plain_file_name
+
     out = {}
     for name, content in (files or {}).items():
-        if (not isinstance(name, str) or not name or "/" in name or "\\" in name
-                or name.startswith(".") or "\0" in name):
+        if not is_plain_file_name(name):
             raise ValueError(f"task file name {name!r}: plain file names only")
         out[name] = content if isinstance(content, bytes) else str(content).encode()
     return out

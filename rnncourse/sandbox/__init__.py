@@ -83,6 +83,16 @@ CLIENT_MODULES = ("__init__.py", "grading.py", "client/__init__.py", "client/tes
                   "client/nested.py", "client/wire.py", "client/recheck_driver.py")
 """The only files of ``rnncourse`` the confined code can import (paths in the package)."""
 
+
+def is_plain_file_name(name):
+    """True when ``name`` names one visible file in a directory: no separator, not hidden, no NUL.
+
+    Used for every file name a submission or a task brings into a sandbox's working directory.
+    """
+    return (isinstance(name, str) and bool(name) and "/" not in name and "\\" not in name
+            and not name.startswith(".") and "\0" not in name)
+
+
 CLIENT_DIR = "/opt/rnncourse-client"
 JUDGE_DIR = "/run/rnncourse"
 

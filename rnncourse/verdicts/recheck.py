@@ -28,7 +28,7 @@ import time
 
 from rnncourse import FUNCTIONS
 from rnncourse.client import testcases
-from rnncourse.sandbox import CLIENT_DIR, Limits, Sandbox
+from rnncourse.sandbox import CLIENT_DIR, Limits, Sandbox, is_plain_file_name
 from rnncourse.verdicts.judge import Judge
 
 MAX_ROUNDS = 5
@@ -75,13 +75,8 @@ def student_cells(nb):
     return out
 
 
-def _safe_name(name):
-    return (isinstance(name, str) and name and "/" not in name and "\\" not in name
-            and name not in (".", "..") and not name.startswith(".") and "\0" not in name)
-
-
-class _Tail(threading.Thread):
-    """Keep the first ``keep`` bytes of a stream, drain the rest."""
+class _StreamHead(threading.Thread):
+    """Keep the first ``keep`` bytes of a stream (its head), drain the rest."""
 
     def __init__(self, stream, keep=16384):
         super().__init__(daemon=True)
@@ -137,7 +132,7 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
     sandbox = None
     try:
         for name, content in (files or {}).items():
-            if not _safe_name(name):
+            if not is_plain_file_name(name):
                 raise ValueError(f"refusing the file name {name!r}: plain file names only")
             with open(os.path.join(workdir, name), "wb") as f:
                 f.write(content if isinstance(content, bytes) else str(content).encode())
@@ -180,8 +175,8 @@ def _run(judge, sandbox, limits, cells):
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
         judge.progress_time = time.monotonic()  # wrap() may have waited for the fork server
-        tail = _Tail(proc.stderr)
-        tail.start()
+        head = _StreamHead(proc.stderr)
+        head.start()
         why = None
         while proc.poll() is None:
             now = time.monotonic()
@@ -196,11 +191,11 @@ def _run(judge, sandbox, limits, cells):
             sandbox.kill_all()
             proc.kill()  # the launcher of a fork: its death kills the program, even not yet started
         proc.wait()
-        tail.join(timeout=2)
+        head.join(timeout=2)
         progress = judge.progress  # set by the judge itself: complete, never the driver's word
         if progress is not None and progress["stage"] == "done":
             return notes
-        stderr = tail.data.decode("utf-8", "replace").strip()
+        stderr = head.data.decode("utf-8", "replace").strip()
         if not why:
             why = f"the re-check process stopped (exit status {proc.returncode})"
         if progress is None:
