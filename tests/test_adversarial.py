@@ -18,7 +18,8 @@ from rnncourse import FUNCTIONS, sandbox
 from rnncourse.client import testcases
 
 ok, why = sandbox.available()
-pytestmark = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
+pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
+              pytest.mark.slow, pytest.mark.sandbox]
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ from rnncourse.client import testcases, wire
 from rnncourse.content import mistakes
 from rnncourse.verdicts import judge, recheck
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 ok, why = sandbox.available()
 needs_sandbox = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
 

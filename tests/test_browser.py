@@ -30,6 +30,8 @@ from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 from rnncourse import FUNCTIONS
 from rnncourse.selfstudy import lab
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 GATES_NOTEBOOK = "notebooks/01_gate_activations.ipynb"
 # JupyterLab settings for a quiet, deterministic page: every cell in the DOM

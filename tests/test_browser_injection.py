@@ -36,6 +36,8 @@ from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 from rnncourse import ASSIGNMENT, sandbox
 from rnncourse.selfstudy import lab
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.sandbox]
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
 STUDENT = f"adv_{inject.__name__.rsplit('.', 1)[-1]}"
 GRADE_TIMEOUT = 600

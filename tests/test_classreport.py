@@ -24,6 +24,8 @@ from rnncourse.authoring import bench, sampleclass
 from rnncourse.content import mistakes
 from rnncourse.reports import classreport
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {"correct": [], "blank": None, "hangs": "hang", **sampleclass.mixed_students()}
 TIMEOUT = 5
 

@@ -21,6 +21,8 @@ from rnncourse.authoring import bench
 from rnncourse.client import testcases
 from rnncourse.run import gradebook
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {
     "correct": [],
     "mistake": [("lstm_cell_forward", "concat_order")],

@@ -8,6 +8,8 @@ import pytest
 from rnncourse import ASSIGNMENT, stocknbgrader
 from rnncourse.authoring import demo, scratchcourse
 
+pytestmark = [pytest.mark.slow]
+
 NBGRADER = stocknbgrader.nbgrader_bin()
 CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")]}
 COURSE_OUTPUTS = ("submitted", "autograded", "feedback", "gradebook.db", "grades.csv")

@@ -20,6 +20,8 @@ from rnncourse import ASSIGNMENT, FUNCTIONS, sandbox
 from rnncourse.authoring import bench
 from rnncourse.content import mistakes
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")], "blank": None}
 TIMEOUT = 10

@@ -21,7 +21,8 @@ import pytest
 from rnncourse import sandbox
 
 ok, why = sandbox.available()
-pytestmark = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
+pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
+              pytest.mark.sandbox]
 
 
 @pytest.fixture

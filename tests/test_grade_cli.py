@@ -9,6 +9,8 @@ from rnncourse import FUNCTIONS
 from rnncourse.client import testcases
 from rnncourse.run import gradetable
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 

@@ -18,6 +18,8 @@ from rnncourse.authoring import demo, sampleclass, scratchcourse
 from rnncourse.client import testcases
 from rnncourse.content import mistakes, refdata
 
+pytestmark = [pytest.mark.slow]
+
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 TIMEOUT = 5  # per cell, so the hanging student costs seconds, not the course's 30
 

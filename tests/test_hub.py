@@ -40,7 +40,7 @@ from chromium import CHROMIUM, CHROMIUM_ARGS
 from rnncourse import FUNCTIONS
 from rnncourse.authoring import sampleclass
 
-pytestmark = pytest.mark.hub
+pytestmark = [pytest.mark.slow, pytest.mark.hub, pytest.mark.browser, pytest.mark.sandbox]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "hub"

@@ -18,6 +18,8 @@ from rnncourse.client import testcases
 from rnncourse.reports import roster
 from rnncourse.run import gradebook
 
+pytestmark = [pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parent.parent
 NBGRADER = stocknbgrader.nbgrader_bin()
 STUDENTS = {  # id -> (first, last, email, per-function fraction of the points)

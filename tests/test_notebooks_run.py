@@ -16,6 +16,8 @@ import pytest
 from jupyter_client import KernelManager
 from nbclient import NotebookClient
 
+pytestmark = [pytest.mark.slow]
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 

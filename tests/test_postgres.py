@@ -21,6 +21,8 @@ from rnncourse.authoring import bench
 from rnncourse.client import testcases
 from rnncourse.run import gradebook
 
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.sandbox]
+
 CLASS = {"correct": [], "mistake": [("rnn_forward", "a0_every_step")]}
 
 

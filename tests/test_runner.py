@@ -24,6 +24,8 @@ from rnncourse.authoring import bench, sampleclass
 from rnncourse.client import testcases
 from rnncourse.run import gradebook
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {
     "correct": [],
     "one_mistake": [("rnn_cell_forward", "bias_forgotten")],

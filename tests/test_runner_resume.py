@@ -22,6 +22,8 @@ from rnncourse.authoring import bench, sampleclass
 from rnncourse.client import testcases
 from rnncourse.run import gradebook
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 CLASS = {
     "ann": [],
     "bob": [("lstm_forward", "c0_not_zeros")],

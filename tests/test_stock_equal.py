@@ -34,7 +34,8 @@ from rnncourse.client import testcases
 from rnncourse.run import gradebook
 
 ok, why = sandbox.available()
-pytestmark = pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
+pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
+              pytest.mark.slow, pytest.mark.sandbox]
 
 STYLES = {  # variants of tests/test_judge.py, at most one per function
     "call_styles": ["keyword", "backward_list_cache", "backward_keyword"],

@@ -19,6 +19,8 @@ import pytest
 from rnncourse import ASSIGNMENT, stocknbgrader
 from rnncourse.authoring import sampleclass
 
+pytestmark = [pytest.mark.slow]
+
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 UNFINISHED = ("rnn_backward", "lstm_cell_forward", "lstm_forward", "lstm_cell_backward",
               "lstm_backward")

@@ -24,6 +24,8 @@ from rnncourse import sandbox
 from rnncourse.authoring import bench
 from rnncourse.run import gradebook
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix).resolve()
 BASE = Path(sys.base_prefix).resolve()

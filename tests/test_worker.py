@@ -9,6 +9,8 @@ import pytest
 from rnncourse import sandbox
 from rnncourse.run import worker
 
+pytestmark = [pytest.mark.sandbox]
+
 ok, why = sandbox.available()
 ROOT = Path(__file__).resolve().parents[1]
 
