@@ -210,6 +210,57 @@ def _timings(stdout):
     return {}
 
 
+def _print_breakdown(runs, stock_root, names, t_stock):
+    """Where one submission's time goes, stock against each run of the runner (mean over the class)."""
+    n = len(names)
+    print()
+    print("where one submission's time goes (seconds, mean over the class):")
+    costs = kernel_start_costs()
+    stock_cells = cell_breakdown(stock_root / "autograded", names)
+    cells = [cell_breakdown(root / "autograded", names) for _, root, _, _, _ in runs]
+    head = f"  {'':36s}{'stock':>8s}" + "".join(f"{'runner' if i == 0 else 'no-figs':>9s}"
+                                               for i in range(len(runs)))
+    print(head)
+    for k, v in costs.items():
+        print(f"  {k + ' (bare kernel)':36s}{v:8.2f}")
+    for k in stock_cells:
+        print(f"  {'cells: ' + k:36s}{stock_cells[k]:8.2f}" + "".join(f"{c[k]:9.2f}" for c in cells))
+    rest = t_stock / n - sum(stock_cells.values()) - costs["kernel start to ready"]
+    print(f"  {'nbgrader overhead (the rest)':36s}{rest:8.2f}")
+    for key, text in (("kernel_cpu", "CPU: kernel (start, warm-up, cells)"),
+                      ("worker_cpu", "CPU: worker (nbclient, judge)"),
+                      ("recheck_cpu", "CPU: re-check process / launcher"),
+                      ("forked_cpu", "CPU: fork server (re-checks)"),
+                      ("coordinator_cpu", "CPU: coordinator")):
+        print(f"  {text:36s}{'':8s}" + "".join(f"{r[3].get(key, float('nan')):9.2f}" for r in runs))
+    print(f"  {'wall time per submission':36s}{t_stock / n:8.2f}" + "".join(
+        f"{r[2] / n:9.2f}" for r in runs))
+
+
+def _more_rounds(args, seed, base, first_ratio):
+    """Rounds 2.. of ``--rounds``: stock and the runner alternately first; False when one failed."""
+    ratios = [first_ratio]
+    for i in range(1, args.rounds):
+        times = {}
+        for who in (("ours", "stock") if i % 2 else ("stock", "ours")):
+            root = clone_course(seed, base / f"round{i}-{who}")
+            if who == "stock":
+                times[who], proc = run_stock(root)
+            else:
+                times[who], proc = run_runner(root, args.workers, args.runner_args.split())
+            if proc.returncode != 0:
+                print(proc.stdout[-3000:], proc.stderr[-3000:])
+                print(f"round {i + 1}: {who} failed")
+                return False
+            shutil.rmtree(root, ignore_errors=True)
+        ratios.append(times["stock"] / times["ours"])
+        print(f"round {i + 1}: stock {times['stock']:.1f} s, make grade {times['ours']:.1f} s, "
+              f"ratio {ratios[-1]:.2f}x", flush=True)
+    print(f"ratios over {args.rounds} rounds: " + ", ".join(f"{r:.2f}x" for r in sorted(ratios))
+          + f"; median {statistics.median(ratios):.2f}x")
+    return True
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="rnncourse bench", description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=24, help="class size (default 24)")
@@ -263,28 +314,7 @@ def main(argv=None):
 
         n_cells = sum(len(v) for v in gradebook.grades(stock_db).values())
         n = len(names)
-        print()
-        print("where one submission's time goes (seconds, mean over the class):")
-        costs = kernel_start_costs()
-        stock_cells = cell_breakdown(stock_root / "autograded", names)
-        cells = [cell_breakdown(root / "autograded", names) for _, root, _, _, _ in runs]
-        head = f"  {'':36s}{'stock':>8s}" + "".join(f"{'runner' if i == 0 else 'no-figs':>9s}"
-                                                   for i in range(len(runs)))
-        print(head)
-        for k, v in costs.items():
-            print(f"  {k + ' (bare kernel)':36s}{v:8.2f}")
-        for k in stock_cells:
-            print(f"  {'cells: ' + k:36s}{stock_cells[k]:8.2f}" + "".join(f"{c[k]:9.2f}" for c in cells))
-        rest = t_stock / n - sum(stock_cells.values()) - costs["kernel start to ready"]
-        print(f"  {'nbgrader overhead (the rest)':36s}{rest:8.2f}")
-        for key, text in (("kernel_cpu", "CPU: kernel (start, warm-up, cells)"),
-                          ("worker_cpu", "CPU: worker (nbclient, judge)"),
-                          ("recheck_cpu", "CPU: re-check process / launcher"),
-                          ("forked_cpu", "CPU: fork server (re-checks)"),
-                          ("coordinator_cpu", "CPU: coordinator")):
-            print(f"  {text:36s}{'':8s}" + "".join(f"{r[3].get(key, float('nan')):9.2f}" for r in runs))
-        print(f"  {'wall time per submission':36s}{t_stock / n:8.2f}" + "".join(
-            f"{r[2] / n:9.2f}" for r in runs))
+        _print_breakdown(runs, stock_root, names, t_stock)
         print()
         print(f"{'stock nbgrader autograde:':32s}{t_stock:7.1f} s  ({n / t_stock * 60:5.1f} submissions/min)")
         for label, _, t, _, _ in runs:
@@ -300,26 +330,8 @@ def main(argv=None):
         if bad:
             return 1
         print(f"scores identical to stock: {n_cells} graded cells of {n} students, in every run")
-        if args.rounds > 1:
-            ratios = [t_stock / runs[0][2]]
-            for i in range(1, args.rounds):
-                times = {}
-                for who in (("ours", "stock") if i % 2 else ("stock", "ours")):
-                    root = clone_course(seed, base / f"round{i}-{who}")
-                    if who == "stock":
-                        times[who], proc = run_stock(root)
-                    else:
-                        times[who], proc = run_runner(root, args.workers, args.runner_args.split())
-                    if proc.returncode != 0:
-                        print(proc.stdout[-3000:], proc.stderr[-3000:])
-                        print(f"round {i + 1}: {who} failed")
-                        return 1
-                    shutil.rmtree(root, ignore_errors=True)
-                ratios.append(times["stock"] / times["ours"])
-                print(f"round {i + 1}: stock {times['stock']:.1f} s, make grade {times['ours']:.1f} s, "
-                      f"ratio {ratios[-1]:.2f}x", flush=True)
-            print(f"ratios over {args.rounds} rounds: " + ", ".join(f"{r:.2f}x" for r in sorted(ratios))
-                  + f"; median {statistics.median(ratios):.2f}x")
+        if args.rounds > 1 and not _more_rounds(args, seed, base, t_stock / runs[0][2]):
+            return 1
         return 0
     finally:
         if tmp:

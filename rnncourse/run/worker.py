@@ -353,14 +353,7 @@ def _spec_key(spec):
 # --------------------------------------------------------------------------- execution
 def _executor(execute, output_bytes):
     """nbgrader's ``Execute`` preprocessor with a per-cell cap on output size."""
-    from nbgrader.preprocessors import Execute
-    from traitlets import Integer
-
-    class CappedExecute(Execute):
-        output_limit = Integer(1024 ** 2)
-
-        def output(self, outs, msg, display_id, cell_index):
-            return _capped_output(self, super().output, outs, msg, display_id, cell_index)
+    from rnncourse.run.capped_execute import CappedExecute
 
     ep = CappedExecute(
         timeout=execute["timeout"], interrupt_on_timeout=execute["interrupt_on_timeout"],
@@ -368,33 +361,7 @@ def _executor(execute, output_bytes):
         raise_on_iopub_timeout=execute["raise_on_iopub_timeout"], allow_errors=True,
         kernel_name=execute["kernel_name"])
     ep.output_limit = int(output_bytes)
-    ep._used, ep._cut = {}, set()
     return ep
-
-
-def _capped_output(ep, output, outs, msg, display_id, cell_index):
-    """nbclient's ``output`` with every output kind counted towards the cell's cap (:mod:`.outputcap`)."""
-    import nbformat
-
-    from rnncourse.run import outputcap
-
-    kind = msg.get("msg_type")
-    if kind not in outputcap.CAPPED:
-        return output(outs, msg, display_id, cell_index)
-    content = msg.get("content", {})
-    used = ep._used.get(cell_index, 0)
-    n = outputcap.size(kind, content)
-    if used + n <= ep.output_limit:
-        ep._used[cell_index] = used + n
-        return output(outs, msg, display_id, cell_index)
-    ep._used[cell_index] = ep.output_limit
-    if cell_index not in ep._cut:
-        ep._cut.add(cell_index)
-        outs.append(nbformat.v4.new_output("stream", name="stdout", text=outputcap.notice(ep.output_limit)))
-    kept = outputcap.shortened(kind, content, ep.output_limit - used, ep.output_limit)
-    if kept is None:
-        return None
-    return output(outs, {**msg, "content": kept}, display_id, cell_index)
 
 
 def _postprocess(nb, execute):
@@ -497,22 +464,10 @@ def execute_submission(task):
     # down before the kernel gets the notebook, so nothing of the kernel's run exists while
     # it runs (docs/isolation.md). The other direction carries nothing: every final score is
     # at most the re-check's.
-    recheck_box = {}
     if spec["confine"] and task.get("recheck", True):
-        from rnncourse.verdicts import recheck
-
-        t = time.monotonic()
-        try:
-            data, ref = _reference()
-            recheck_box["value"] = recheck.recheck(task["notebook"], {**extra, **spec["files"]},
-                                                   spec["limits"], data=data, ref=ref)
-        except Exception as exc:  # the machinery (the submission's doings are its outcome)
-            recheck_box["error"] = f"{type(exc).__name__}: {exc}"
-        recheck_box["seconds"] = time.monotonic() - t
-        timings["recheck"] = round(recheck_box["seconds"], 4)
-        result["recheck"] = recheck_box.get("value")
-        if "error" in recheck_box:
-            result["infra_error"] = f"the re-check failed: {recheck_box['error']}"
+        result["recheck"], error = _recheck(task, spec, extra, timings)
+        if error:
+            result["infra_error"] = f"the re-check failed: {error}"
             return result
 
     key = _spec_key(spec)
@@ -558,6 +513,22 @@ def execute_submission(task):
             # CPU (also the part spent after the wrapper exited), and the next kernel's start.
             timings["forked_cpu"] = round(forked1 - forked0, 3)
     return result
+
+
+def _recheck(task, spec, extra, timings):
+    """``(verdicts, None)`` of the re-check of ``task``, or ``(None, what failed)`` in the machinery."""
+    from rnncourse.verdicts import recheck
+
+    t = time.monotonic()
+    value, error = None, None
+    try:
+        data, ref = _reference()
+        value = recheck.recheck(task["notebook"], {**extra, **spec["files"]}, spec["limits"],
+                                data=data, ref=ref)
+    except Exception as exc:  # the machinery (the submission's doings are its outcome)
+        error = f"{type(exc).__name__}: {exc}"
+    timings["recheck"] = round(time.monotonic() - t, 4)
+    return value, error
 
 
 def _run_notebook(task, spec, kernel, timings):

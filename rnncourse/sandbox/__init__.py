@@ -64,7 +64,6 @@ of scope.
 """
 
 import atexit
-import dataclasses
 import json
 import os
 import secrets
@@ -74,7 +73,9 @@ import sys
 import tempfile
 import time
 
+from rnncourse.sandbox.cgroups import cgroup_pids, make_cpu_cgroup, make_memory_cgroup
 from rnncourse.sandbox.confine import INSIDE_UID, scrub
+from rnncourse.sandbox.limits import Limits
 
 UID_RANGE = (2_000_000, 3_000_000)
 """Random uids of sandboxes (root mode) are drawn from this range."""
@@ -95,84 +96,6 @@ def is_plain_file_name(name):
 
 CLIENT_DIR = "/opt/rnncourse-client"
 JUDGE_DIR = "/run/rnncourse"
-
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Resource limits for one submission (all positive; sizes in bytes, times in seconds).
-
-    Attributes
-    ----------
-    cell_timeout : float
-        Per notebook cell (nbgrader's ``ExecutePreprocessor.timeout``, 30 s), and
-        per cell / per function in the re-check.
-    total_timeout : float
-        Wall time of one confined command: the sandbox kills its whole process
-        tree when it is reached (also the hard CPU-time limit).
-    memory : int
-        Address space per process (``RLIMIT_AS``), 2 GiB.
-    output_bytes : int
-        Output kept per cell; the rest is cut (flood protection), 1 MiB.
-    processes : int
-        Processes and threads of the sandbox's uid (``RLIMIT_NPROC``; only
-        enforced per sandbox when grading runs as root), 64.
-    file_size : int
-        Largest file the code may write (``RLIMIT_FSIZE``), 64 MiB.
-    open_files : int
-        Open file descriptors per process (``RLIMIT_NOFILE``), 256.
-    tmp_size : int
-        Size of the private ``/tmp`` (tmpfs, counts as memory), 256 MiB.
-    message_bytes : int
-        Largest message to the judge, 32 MiB.
-    memory_total : int
-        Memory (RAM and ``/tmp``) of all processes of one sandbox together,
-        4 GiB, enforced by a memory cgroup where the grader may create one
-        (see :attr:`Sandbox.cgroup`); otherwise only ``memory`` per process holds.
-    work_size : int
-        Size of the working directory, 256 MiB: as root it becomes a tmpfs of
-        that size, so student code cannot fill the host's disk.
-    cpus : float
-        CPU time of all processes of one sandbox together, in cores (1.0: at
-        most one core however many processes it starts), enforced by a CPU
-        cgroup where the grader may create one (:attr:`Sandbox.cpu_cgroup`);
-        otherwise only the CPU time per process (``RLIMIT_CPU``) and the
-        process count (``processes``) bound it.
-    """
-
-    cell_timeout: float = 30.0
-    total_timeout: float = 600.0
-    memory: int = 2 * 1024 ** 3
-    output_bytes: int = 1024 ** 2
-    processes: int = 64
-    file_size: int = 64 * 1024 ** 2
-    open_files: int = 256
-    tmp_size: int = 256 * 1024 ** 2
-    message_bytes: int = 32 * 1024 ** 2
-    memory_total: int = 4 * 1024 ** 3
-    work_size: int = 256 * 1024 ** 2
-    cpus: float = 1.0
-
-    def __post_init__(self):
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ValueError(f"Limits.{f.name} must be a positive number, got {v!r}")
-
-    @classmethod
-    def from_dict(cls, d):
-        """Limits from a plain dict (e.g. a task's ``"limits"``); missing keys keep the defaults."""
-        if d is None:
-            return cls()
-        if isinstance(d, cls):
-            return d
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown limits {sorted(unknown)}; known: "
-                             f"{[f.name for f in dataclasses.fields(cls)]}")
-        return cls(**d)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
 
 # ---------------------------------------------------------------- outside: the API
 def _venv_bin():
@@ -295,8 +218,9 @@ class Sandbox:
             f.write(f"root:x:0:\nstudent:x:{self.gid}:\n")
         self.judge_dir = os.path.realpath(os.fspath(judge_dir)) if judge_dir else None
         self.binds = self._binds(binds)
-        self.cgroup = _make_cgroup(os.path.basename(self.control), self.limits) if self.root_mode else None
-        self.cpu_cgroup = (_make_cpu_cgroup(os.path.basename(self.control), self.limits, self.cgroup)
+        self.cgroup = (make_memory_cgroup(os.path.basename(self.control), self.limits)
+                       if self.root_mode else None)
+        self.cpu_cgroup = (make_cpu_cgroup(os.path.basename(self.control), self.limits, self.cgroup)
                            if self.root_mode else None)
         self.work_mount = self._mount_workdir() if self.root_mode else False
         self._launches = 0
@@ -432,22 +356,12 @@ class Sandbox:
         asynchronous by default (``asynchronous=False``: a synchronous one);
         its clients are always asynchronous, as nbclient needs.
         """
-        from jupyter_client import AsyncKernelManager, KernelManager
+        from rnncourse.sandbox.kernel_manager import AsyncConfinedKernelManager, ConfinedKernelManager
 
-        sandbox = self
-        base = AsyncKernelManager if asynchronous else KernelManager
-
-        class ConfinedKernelManager(base):
-            # nbclient drives the client with asyncio: a blocking client would block its
-            # event loop (and the check that the kernel is still alive) forever once the
-            # kernel dies, so even the synchronous manager hands out an asynchronous client.
-            client_class = "rnncourse.sandbox.kernel_client.ReadyKernelClient"
-
-            def format_kernel_cmd(self, extra_arguments=None):
-                return sandbox.wrap(super().format_kernel_cmd(extra_arguments))
-
-        km = ConfinedKernelManager(kernel_name=kernel_name, transport="ipc",
-                                   ip=os.path.join(self.workdir, ".kernel"), **kwargs)
+        cls = AsyncConfinedKernelManager if asynchronous else ConfinedKernelManager
+        km = cls(kernel_name=kernel_name, transport="ipc", ip=os.path.join(self.workdir, ".kernel"),
+                 **kwargs)
+        km.sandbox = self
         km.connection_file = os.path.join(self.workdir, ".kernel.json")
         return km
 
@@ -461,7 +375,7 @@ class Sandbox:
 
     def kill_all(self, timeout=5.0):
         """SIGKILL every process of this sandbox (namespaces die with their init); wait for them."""
-        victims = set(self.pids()) | _cgroup_pids(self.cgroup) | _cgroup_pids(self.cpu_cgroup)
+        victims = set(self.pids()) | cgroup_pids(self.cgroup) | cgroup_pids(self.cpu_cgroup)
         if self.root_mode:
             victims |= _pids_of_uid(self.uid)
         for pid in victims:
@@ -471,8 +385,8 @@ class Sandbox:
                 pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            left = ({p for p in victims if _alive(p)} | _cgroup_pids(self.cgroup)
-                    | _cgroup_pids(self.cpu_cgroup))
+            left = ({p for p in victims if _alive(p)} | cgroup_pids(self.cgroup)
+                    | cgroup_pids(self.cpu_cgroup))
             if self.root_mode:
                 left |= _pids_of_uid(self.uid)
                 for pid in left - victims:
@@ -554,125 +468,6 @@ def _umount_stale():
         if source.startswith("rnncourse:rnncourse-sandbox-") and not os.path.exists(
                 os.path.join(tempfile.gettempdir(), source.split(":", 1)[1])):
             _umount(fields[4].encode().decode("unicode_escape"))
-
-
-def _make_cgroup(name, limits):
-    """A memory cgroup (v1 or v2) capped at ``limits.memory_total``; its path, or None."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    found = None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            found = (os.path.join("/sys/fs/cgroup/memory", path.lstrip("/")), "memory.limit_in_bytes")
-            break
-        if controllers == "" and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-            found = (os.path.join("/sys/fs/cgroup", path.lstrip("/")), "memory.max")
-    if found is None:
-        return None
-    base, limit_file = found
-    _remove_stale_groups(base)
-    group = os.path.join(base, name)
-    try:
-        os.mkdir(group)
-    except OSError:
-        return None
-    try:
-        with open(os.path.join(group, limit_file), "w") as f:
-            f.write(str(int(limits.memory_total)))
-    except OSError:
-        os.rmdir(group)
-        return None
-    if limit_file == "memory.limit_in_bytes":
-        try:  # no swapping around the limit (v1, when swap accounting is on)
-            with open(os.path.join(group, "memory.memsw.limit_in_bytes"), "w") as f:
-                f.write(str(int(limits.memory_total)))
-        except OSError:
-            pass
-    return group
-
-
-def _remove_stale_groups(base):
-    """Remove this grader's cgroups under ``base`` left by a run that was killed.
-
-    Such a group is empty and its sandbox's control directory (same name, in the
-    temporary directory) is gone; ``rmdir`` fails harmlessly on a group still in use.
-    """
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return
-    for old in names:
-        if old.startswith("rnncourse-sandbox-") and not os.path.exists(
-                os.path.join(tempfile.gettempdir(), old)):
-            try:
-                os.rmdir(os.path.join(base, old))
-            except OSError:
-                pass
-
-
-CPU_PERIOD_US = 100_000
-"""Period of the CPU cgroup's quota (the kernel's default): a sandbox gets ``cpus`` times this per period."""
-
-
-def _make_cpu_cgroup(name, limits, memory_group):
-    """A CPU cgroup capped at ``limits.cpus`` cores; its path, or None.
-
-    cgroup v1: a group of that name in the ``cpu`` hierarchy
-    (``cpu.cfs_quota_us``). cgroup v2: ``cpu.max`` of the memory group
-    (``memory_group``, the same directory) when the cpu controller is enabled there.
-    """
-    quota = max(1000, int(limits.cpus * CPU_PERIOD_US))
-    if memory_group and os.path.exists(os.path.join(memory_group, "cgroup.controllers")):
-        try:
-            with open(os.path.join(memory_group, "cpu.max"), "w") as f:
-                f.write(f"{quota} {CPU_PERIOD_US}")
-            return memory_group
-        except OSError:
-            return None
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    base = None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if "cpu" in controllers.split(","):
-            for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
-                if os.path.exists(os.path.join(mount, "cpu.cfs_quota_us")):
-                    base = os.path.join(mount, path.lstrip("/"))
-                    break
-    if base is None:
-        return None
-    _remove_stale_groups(base)
-    group = os.path.join(base, name)
-    try:
-        os.mkdir(group)
-    except OSError:
-        return None
-    try:
-        with open(os.path.join(group, "cpu.cfs_period_us"), "w") as f:
-            f.write(str(CPU_PERIOD_US))
-        with open(os.path.join(group, "cpu.cfs_quota_us"), "w") as f:
-            f.write(str(quota))
-    except OSError:
-        os.rmdir(group)
-        return None
-    return group
-
-
-def _cgroup_pids(group):
-    if not group:
-        return set()
-    try:
-        with open(os.path.join(group, "cgroup.procs")) as f:
-            return {int(p) for p in f.read().split()}
-    except (OSError, ValueError):
-        return set()
 
 
 def _protected_paths():
