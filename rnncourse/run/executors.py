@@ -66,9 +66,7 @@ def preload_for_workers(confined):
     from rnncourse.run import worker
 
     if confined:
-        from rnncourse.verdicts import (
-            judge,  # noqa: F401
-            )
+        from rnncourse.verdicts import judge, recheck  # noqa: F401 (imported once, before forking)
 
         worker._reference()
 

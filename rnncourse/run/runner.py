@@ -51,6 +51,8 @@ from rnncourse.run.submission import read_files
 from rnncourse.run.summary import Summary
 
 IOPUB_TIMEOUT = 20
+"""Seconds nbclient waits for a cell's last outputs, at least: on a busy machine nbgrader's 4 s
+fail whole submissions ("Timeout waiting for IOPub output"); waiting longer changes no score."""
 
 def _execute_settings(course):
     from nbgrader.preprocessors import Execute, IgnorePattern, LimitOutput
@@ -62,8 +64,6 @@ def _execute_settings(course):
         "timeout": ex.timeout if ex.timeout is not None else 30,
         "interrupt_on_timeout": bool(ex.interrupt_on_timeout),
         "startup_timeout": ex.startup_timeout,
-        # Waiting longer for a cell's last outputs changes no score; on a busy machine nbgrader's 4 s
-        # fails whole submissions ("Timeout waiting for IOPub output").
         "iopub_timeout": max(ex.iopub_timeout, IOPUB_TIMEOUT),
         "raise_on_iopub_timeout": bool(ex.raise_on_iopub_timeout),
         "extra_arguments": list(ex.extra_arguments),

@@ -5,7 +5,13 @@ import os
 from pathlib import Path
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 ** 2
+"""A submitted notebook larger than this is refused: the released one is well under 1 MiB, and
+a notebook with its outputs cleared stays far below; the coordinator reads every one in memory."""
+
 MAX_FILE_BYTES = 16 * 1024 ** 2
+"""Other submitted files larger than this are left out (each is sent to a worker and written into
+its sandbox; the course needs none but the notebook)."""
+
 
 def read_files(folder, ignore, exclude_notebooks=True):
     """``{name: bytes}`` of the plain files in ``folder`` nbgrader would copy (ignore patterns applied)."""

@@ -620,9 +620,7 @@ def warm_up(task):
     import nbformat  # noqa: F401
     from nbgrader.preprocessors import Execute  # noqa: F401
 
-    from rnncourse.verdicts import (
-        judge,  # noqa: F401
-        )
+    from rnncourse.verdicts import judge, recheck  # noqa: F401 (imported once per worker)
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
