@@ -53,4 +53,6 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
     SAFE_OUTPUTS,
 ]
-c.HTMLExporter.preprocessors = [SAFE_OUTPUTS]
+# The rendered copy also leaves out the hidden tests' machine-readable records (JSON data no
+# renderer shows; the autograded notebook keeps them for `make report`): rnncourse/sanitize/hide_records.py.
+c.HTMLExporter.preprocessors = [SAFE_OUTPUTS, "rnncourse.sanitize.hide_records.HideRecords"]

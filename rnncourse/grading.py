@@ -27,11 +27,17 @@ Two modes, one code path for running the student's function:
   It asks the judge for the test inputs, runs the student's function on them
   (a sequence function calls a stub that asks the judge to run the reference
   cell), sends back plain float64 arrays (:mod:`rnncourse.client.wire`, no pickle) and
-  receives the points and the report, computed by the same :func:`compare`.
+  receives the points, the report and the record, computed by the same
+  :func:`compare`.
+
+Either way :func:`check` shows the machine-readable record of the verdict
+(:mod:`rnncourse.verdicts.diagnosis`) as a display output of its own, with a MIME type
+no renderer shows, before the report is printed or raised; the report's text
+is for people only.
 
 This module imports ``refdata``, ``reference`` and ``mistakes`` only on the
 trusted side (local mode, or in the judge): the confined copy of the package
-holds only ``__init__``, ``cases``, ``tree``, ``wire`` and this module.
+holds only ``__init__``, this module and ``rnncourse/client/`` (``.importlinter`` checks it).
 """
 
 import contextlib
@@ -253,9 +259,8 @@ def report(fn, verdicts):
 
     The text says which outputs are wrong and by how much, then names the
     mistakes: once for the function when one explanation covers every wrong
-    output, else once per group of outputs that share an explanation. Its last
-    line is the machine-readable :mod:`rnncourse.verdicts.diagnosis` line that the class
-    report reads.
+    output, else once per group of outputs that share an explanation. The
+    machine-readable record of the same verdicts is :func:`record`'s.
     """
     n_ok = sum(v is None for v in verdicts.values())
     lines = [f"{fn}: {n_ok} of {len(verdicts)} outputs correct"]
@@ -273,7 +278,6 @@ def report(fn, verdicts):
     for alternatives, keys in groups.items():
         lines.append(f"  {', '.join(keys)} {'looks' if len(keys) == 1 else 'look'} like: "
                      + _explanation(fn, alternatives))
-    lines.append(_diagnosis_line(fn, verdicts))
     return round(testcases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
 
 
@@ -289,11 +293,35 @@ class HiddenTestFailure(AssertionError):
         return [f"{type(self).__name__}: {self}"]
 
 
-def _diagnosis_line(fn, verdicts):
-    """The machine-readable last line of a report, for the class report (trusted side)."""
+def record(fn, verdicts):
+    """The machine-readable record of a report's verdicts, as a dict (trusted side).
+
+    See :func:`rnncourse.verdicts.diagnosis.from_verdicts`; the class report reads it.
+    """
     from rnncourse.verdicts import diagnosis
 
-    return diagnosis.line(diagnosis.from_verdicts(fn, verdicts))
+    return diagnosis.from_verdicts(fn, verdicts).to_dict()
+
+
+_RECORD_MIME = "application/vnd.rnncourse.diagnosis+json"
+# as rnncourse.verdicts.diagnosis.MIME (not imported here: the confined copy lacks it)
+
+
+def _show_record(data):
+    """Display ``data`` (a record dict) with :data:`_RECORD_MIME` only, when running under IPython.
+
+    Nothing renders that type, so the student sees nothing; nbgrader's scoring
+    ignores display outputs. In plain Python (no IPython shell) nothing is shown.
+    """
+    if not isinstance(data, dict):
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display({_RECORD_MIME: data}, raw=True)
 
 
 def check(fn, namespace):
@@ -310,7 +338,7 @@ def check(fn, namespace):
     socket_path = os.environ.get(JUDGE_ENV)
     if socket_path:
         try:
-            points, n_ok, text = remote_check(fn, func, namespace, socket_path)
+            points, n_ok, text, data = remote_check(fn, func, namespace, socket_path)
         except (JudgeError, OSError) as exc:  # OSError: the connection, never the student's code
             reason = getattr(exc, "reason", "the grading service could not be reached")
             raise HiddenTestFailure(f"{fn} could not be graded in this run ({reason}); "
@@ -318,7 +346,10 @@ def check(fn, namespace):
     else:
         from rnncourse.content import refdata
 
-        points, n_ok, text = report(fn, diagnose(fn, refdata.load()[fn], func, namespace))
+        verdicts = diagnose(fn, refdata.load()[fn], func, namespace)
+        points, n_ok, text = report(fn, verdicts)
+        data = record(fn, verdicts)
+    _show_record(data)
     if n_ok == 0:
         raise HiddenTestFailure(text)
     print(text)
@@ -393,11 +424,17 @@ class JudgeClient:
         return stand_in(dep, signature, call)
 
     def submit(self, fn, got_all):
-        """Send the normalised outputs; ``(points, n_ok, report)`` back."""
+        """Send the normalised outputs; ``(points, n_ok, report, record)`` back.
+
+        ``record``: the judge's machine-readable record of the verdict (a dict,
+        see :func:`record`), or None when the reply holds none.
+        """
         sent = [{k: (v if isinstance(v, np.ndarray) else str(v)) for k, v in got.items()}
                 for got in got_all]
         reply, _ = self.request({"op": "submit", "fn": fn}, sent)
-        return float(reply["points"]), int(reply["n_ok"]), str(reply["report"])
+        data = reply.get("diagnosis")
+        return (float(reply["points"]), int(reply["n_ok"]), str(reply["report"]),
+                data if isinstance(data, dict) else None)
 
     def close(self):
         self.sock.close()
@@ -464,7 +501,7 @@ def _rebuild(raised):
 
 
 def remote_check(fn, func, namespace, socket_path, client=None):
-    """Run ``func`` on the judge's inputs and let the judge grade the outputs.
+    """Run ``func`` on the judge's inputs and let the judge grade them: ``(points, n_ok, report, record)``.
 
     ``client``: an open :class:`JudgeClient` to use (and leave open); by
     default a new connection to ``socket_path``.

@@ -383,7 +383,7 @@ def test_judge_rules(ref):
             c.begin("rnn_cell_forward")
         with pytest.raises(grading.JudgeError, match="not being checked"):
             c.submit("lstm_forward", [])
-        points, n_ok, text = c.submit("rnn_forward", [{} for _ in data])
+        points, n_ok, text, _ = c.submit("rnn_forward", [{} for _ in data])
         assert points == 0 and "was not sent back" in text
         c.close()
     assert j.results["rnn_forward"]["points"] == 0 and j.events

@@ -233,3 +233,40 @@ def test_student_notebook_shows_placeholders(page, jupyterlab):
         assert editor.locator(".cm-line", has_text="SOLUTION").count() == 0
         if fn == "lstm_forward":
             page.screenshot(path=str(ARTIFACTS / "student_notebook.png"))
+
+
+def test_a_hidden_test_record_shows_nothing_in_jupyterlab(page, jupyterlab):
+    """A hidden test's record (its own MIME type, no renderer) leaves no visible trace in a cell."""
+    from rnncourse.verdicts import diagnosis
+
+    path = "record_check.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from rnncourse import grading\n"
+        "grading._show_record({'fn': 'rnn_forward', 'v': 1, 'outputs': {'a': {'ok': True}}})\n"
+        "print('the report')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}
+    nbformat.write(nb, jupyterlab["work"] / path)
+    panel = _open(page, jupyterlab, path)
+    _menu(page, "Run", "Run All Cells")
+    panel.locator(".jp-OutputArea-output", has_text="the report").wait_for(timeout=60_000)
+    _wait_idle(page, 60_000)
+    page.screenshot(path=str(ARTIFACTS / "record_hidden.png"))
+    area = panel.locator(".jp-Cell .jp-OutputArea").first
+    text = area.inner_text()
+    assert "the report" in text
+    assert "rnn_forward" not in text and "outputs" not in text and diagnosis.MIME not in text, text
+    shown = area.locator(".jp-OutputArea-output").evaluate_all(
+        "els => els.map(e => [e.getAttribute('data-mime-type'), e.textContent.trim()])")
+    assert shown == [["application/vnd.jupyter.stdout", "the report"]], shown
+    # The record did arrive: JupyterLab keeps it in the notebook, it only shows nothing for it.
+    _menu(page, "File", "Save Notebook")
+    deadline = time.monotonic() + 30
+    while True:
+        saved = nbformat.read(jupyterlab["work"] / path, 4).cells[0].outputs
+        if saved or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert [o.output_type for o in saved] == ["display_data", "stream"], saved
+    assert diagnosis.from_cell({"outputs": saved}, "rnn_forward").correct

@@ -1,4 +1,4 @@
-"""The machine-readable diagnosis line of every hidden test's report, and its one reader."""
+"""The machine-readable record of every hidden test's verdict, and its one reader."""
 
 import json
 
@@ -16,23 +16,55 @@ def _report(fn, module):
     return verdicts, grading.report(fn, verdicts)[2]
 
 
+def _cell(text, data):
+    """A hidden test cell as the notebook records it: the record's display, then the report."""
+    return {"outputs": [{"output_type": "display_data", "data": {diagnosis.MIME: data},
+                         "metadata": {}},
+                        {"output_type": "stream", "name": "stdout", "text": text}]}
+
+
 @pytest.mark.parametrize("mistake", mistakes.MISTAKES, ids=lambda m: f"{m.fn}-{m.label}")
-def test_every_catalogued_mistake_is_named_in_the_report_line(mistake):
+def test_every_catalogued_mistake_is_named_in_the_record(mistake):
     verdicts, text = _report(mistake.fn, mistakes.variant(mistake))
-    found = diagnosis.parse(text)
-    assert set(found) == {mistake.fn}
-    d = found[mistake.fn]
+    assert diagnosis.MARKER not in text and diagnosis.parse(text) == {}  # the text is for people
+    d = diagnosis.from_cell(_cell(text, grading.record(mistake.fn, verdicts)), mistake.fn)
     assert d.to_dict() == diagnosis.from_verdicts(mistake.fn, verdicts).to_dict()
     assert set(d.outputs) == set(testcases.OUTPUTS[mistake.fn])
     assert mistake.label in d.mistakes(), (d.to_dict(), text)
     assert not d.correct
-    assert text.splitlines()[-1].startswith(diagnosis.MARKER)
+
+
+def test_the_confined_copy_names_the_same_mime_type():
+    from rnncourse.run import outputcap
+
+    assert grading._RECORD_MIME == outputcap.RECORD_MIME == diagnosis.MIME
+    assert diagnosis.bundle(diagnosis.Record("x", {})) == {diagnosis.MIME: {"fn": "x", "v": 1,
+                                                                           "outputs": {}}}
+
+
+def test_the_record_is_read_as_dict_or_json_text_and_the_last_one_wins():
+    rec = diagnosis.Record("rnn_cell_forward", {"a_next": diagnosis.OutputVerdict(False, ["bias_forgotten"]),
+                                                "yt_pred": diagnosis.OutputVerdict(True)})
+    later = diagnosis.Record("rnn_cell_forward", {"a_next": diagnosis.OutputVerdict(True),
+                                                  "yt_pred": diagnosis.OutputVerdict(True)})
+    cell = _cell("report", json.dumps(rec.to_dict()))
+    assert diagnosis.from_cell(cell, "rnn_cell_forward").to_dict() == rec.to_dict()
+    cell["outputs"].append({"output_type": "display_data", "data": {diagnosis.MIME: later.to_dict()}})
+    assert diagnosis.from_cell(cell, "rnn_cell_forward").correct
+    assert diagnosis.from_cell(cell, "rnn_forward") is None
+    assert diagnosis.from_cell(_cell("report", "{not json"), "rnn_cell_forward") is None
+    assert diagnosis.from_cell(_cell("report", {"fn": "rnn_cell_forward"}), "rnn_cell_forward") is None
+
+
+def test_a_cell_graded_before_the_display_is_read_for_the_old_line():
+    cell = {"outputs": [{"output_type": "stream", "name": "stdout", "text": "report\n" + _line()}]}
+    assert diagnosis.from_cell(cell, "rnn_cell_forward").outputs["a_next"].mistakes == ["bias_forgotten"]
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_the_reference_is_all_correct(fn, ref):
-    _, text = _report(fn, ref)
-    d = diagnosis.parse(text)[fn]
+    verdicts, text = _report(fn, ref)
+    d = diagnosis.from_cell(_cell(text, grading.record(fn, verdicts)), fn)
     assert d.correct and not d.mistakes() and not d.unexplained() and not d.errors()
 
 

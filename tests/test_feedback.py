@@ -19,6 +19,7 @@ import pytest
 from rnncourse import ASSIGNMENT, FUNCTIONS, sandbox
 from rnncourse.authoring import bench
 from rnncourse.content import mistakes
+from rnncourse.verdicts import diagnosis
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -46,8 +47,9 @@ def seed(tmp_path_factory):
 
 
 def generate_feedback(root):
-    subprocess.run([NBGRADER, "generate_feedback", ASSIGNMENT, "--force"], cwd=root,
-                   env=env_for(root), check=True, capture_output=True, text=True)
+    proc = subprocess.run([NBGRADER, "generate_feedback", ASSIGNMENT, "--force"], cwd=root,
+                          env=env_for(root), check=True, capture_output=True, text=True)
+    (root / "generate_feedback.log").write_text(proc.stdout + proc.stderr)
     return root
 
 
@@ -115,3 +117,32 @@ def test_stock_autograde_warns_only_what_nbgrader_always_warns(stock_run):
     assert [w for w in warnings if not HARMLESS.search(w)] == []
     hidden = {m.group(1) for m in map(HARMLESS.search, warnings) if m and m.group(1)}
     assert hidden <= set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("grader", ["stock", "ours"])
+def test_the_record_is_kept_in_the_notebook_and_not_shown_in_the_feedback(grader, request):
+    import nbformat
+
+    root = request.getfixturevalue(grader)
+    for student in ("correct", "bias_forgotten", "blank"):
+        page = (root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+        raw = html.unescape(page)
+        assert "rnncourse-diagnosis" not in raw and diagnosis.MIME not in raw, student
+        assert '"outputs":' not in raw.replace(" ", "") and '"fn":' not in raw.replace(" ", ""), student
+        nb = nbformat.read(root / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+        hidden = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+                  if c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("_hidden")}
+        for fn in FUNCTIONS:
+            cell = hidden[f"{fn}_hidden"]
+            shown = [o for o in cell.outputs if diagnosis.MIME in o.get("data", {})]
+            assert [o.output_type for o in shown] == ["display_data"], (student, fn)
+            assert set(shown[0].data) == {diagnosis.MIME}
+            assert "rnncourse-diagnosis" not in diagnosis.cell_text(cell), (student, fn)
+            d = diagnosis.from_cell(cell, fn)
+            wrong = student == "blank" or (student, fn) == ("bias_forgotten", "rnn_cell_forward")
+            assert d.correct != wrong, (student, fn)
+        if student == "bias_forgotten":
+            assert diagnosis.from_cell(hidden["rnn_cell_forward_hidden"],
+                                       "rnn_cell_forward").mistakes() == ["bias_forgotten"]
+    log = (root / "generate_feedback.log").read_text()
+    assert "mimetype" not in log and diagnosis.MIME not in log, log[-2000:]

@@ -111,15 +111,19 @@ def _outcome(fn, ns):
 
 
 def graded_both_ways(fn, source, monkeypatch, capsys):
-    """``(local, remote)``: (outcome, printed text) in the kernel and through a judge."""
+    """``(local, remote)``: (outcome, printed text, records shown) in the kernel and through a judge."""
     ns = dict(vars(reference.load()))
     ns["functools"] = functools
     exec(compile(source, "<student>", "exec"), ns)
+    shown = []
+    monkeypatch.setattr(grading, "_show_record", shown.append)
     monkeypatch.delenv(grading.JUDGE_ENV, raising=False)
-    local = (_outcome(fn, ns), capsys.readouterr().out)
+    local = (_outcome(fn, ns), capsys.readouterr().out, shown[:])
+    shown.clear()
     with judge.Judge() as j:
         monkeypatch.setenv(grading.JUDGE_ENV, j.socket_path)
-        remote = (_outcome(fn, ns), capsys.readouterr().out)
+        remote = (_outcome(fn, ns), capsys.readouterr().out, shown[:])
+        assert j.results[fn]["diagnosis"] == shown[0]  # what make grade stores
     return local, remote
 
 
@@ -128,6 +132,8 @@ def test_every_call_style_graded_as_in_the_kernel(name, monkeypatch, capsys):
     fn, source = variant_source(name)
     local, remote = graded_both_ways(fn, source, monkeypatch, capsys)
     assert remote == local, name
+    assert len(local[2]) == 1 and local[2][0]["fn"] == fn  # one record, shown apart from the text
+    assert "rnncourse-diagnosis" not in str(local[0]) + local[1]
     # Honest but costly in the kernel too (float32 rounds the cached xt beyond the tolerance;
     # a list in the cache is not an array).
     honest_wrong = ("missing_argument", "unknown_keyword", "twice_given", "wrong_shape", "reused_buffer",
@@ -230,3 +236,8 @@ def test_tree_keeps_dtypes_and_identity():
     shared = nested.nodes(obj)
     spec, arrays = nested.pack({"back": obj[2]}, shared)
     assert nested.unpack(spec, arrays, shared)["back"] is obj[2]
+
+
+def test_the_record_is_shown_only_under_ipython(capsys):
+    grading._show_record({"fn": "rnn_forward", "v": 1, "outputs": {}})  # plain Python: nothing
+    assert capsys.readouterr() == ("", "")

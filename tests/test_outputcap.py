@@ -63,3 +63,29 @@ def test_size_of_each_kind():
     assert outputcap.size("stream", {"text": "abc"}) == 3
     assert outputcap.size("error", {"ename": "E", "evalue": "vv", "traceback": ["ttt"]}) == 6
     assert outputcap.size("execute_result", {"data": {"text/plain": "12", "image/png": "abcd"}}) == 6
+
+
+def _record(fn="rnn_forward"):
+    return {"output_type": "display_data", "metadata": {},
+            "data": {outputcap.RECORD_MIME: {"fn": fn, "v": 1, "outputs": {"a": {"ok": True}}}}}
+
+
+def test_the_first_record_of_a_cell_is_kept_past_the_cap_and_no_flood_of_them():
+    from rnncourse.verdicts import diagnosis
+
+    flood = {"output_type": "stream", "name": "stdout", "text": "z" * BIG}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_cell([flood, _record(), _record("lstm_forward"), _record("rnn_cell_forward")]),
+                _cell([flood] + [_record()] * 10_000)]
+    uncut = _grades(nb)
+    outputcap.cap_notebook(nb, LIMIT)
+    kept = [o for o in nb.cells[0].outputs if o.output_type == "display_data"]
+    assert [o.data[diagnosis.MIME]["fn"] for o in kept] == ["rnn_forward"]
+    assert diagnosis.from_cell(nb.cells[0], "rnn_forward").correct
+    assert len(json.dumps(nb.cells[1].outputs)) < 2 * LIMIT
+    assert [o.output_type for o in nb.cells[1].outputs].count("display_data") == 1
+    assert _grades(nb) == uncut == [10.0, 10.0]
+    assert outputcap.shortened("display_data", _record(), 0, LIMIT, record_kept=True) is None
+    too_big = _record()
+    too_big["data"][outputcap.RECORD_MIME]["pad"] = "x" * outputcap.RECORD_BYTES
+    assert outputcap.shortened("display_data", too_big, 0, LIMIT, record_kept=False) is None

@@ -5,6 +5,7 @@ import copy
 import glob
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -161,3 +162,54 @@ def test_execution_counts_only_integers():
     sanitize(nb)
     assert nb.cells[0].execution_count is None and nb.cells[0].outputs[0].execution_count is None
     assert nb.cells[1].execution_count == 3
+
+
+def test_the_hidden_test_record_is_kept_as_json_data():
+    from rnncourse.verdicts import diagnosis
+
+    record = {"fn": "rnn_forward", "v": 1, "outputs": {"a": {"ok": False, "mistakes": ["a0_every_step"]}}}
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("check('rnn_forward', globals())")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={diagnosis.MIME: record}),
+                    nbformat.v4.new_output("display_data", data={diagnosis.MIME: "<script>x</script>"}),
+                    nbformat.v4.new_output("display_data", data={diagnosis.MIME: {"pad": "x" * 70_000}}),
+                    nbformat.v4.new_output("stream", name="stdout", text="rnn_forward: 2 of 3\n")]
+    nb.cells = [cell]
+    nb2 = nbformat.reads(sanitize_json_text(nb), as_version=4)
+    outs = nb2.cells[0].outputs
+    assert outs[0].data == {diagnosis.MIME: record}
+    assert diagnosis.MIME not in outs[1].data and diagnosis.MIME not in outs[2].data
+    assert diagnosis.from_cell(nb2.cells[0], "rnn_forward").outputs["a"].mistakes == ["a0_every_step"]
+
+
+def sanitize_json_text(nb):
+    from rnncourse.sanitize.safe_notebook import sanitize_json
+
+    return sanitize_json(nbformat.writes(nb))[0]
+
+
+def test_html_exports_leave_the_records_out_and_keep_everything_else():
+    from nbconvert import HTMLExporter
+
+    from rnncourse.sanitize.hide_records import HideRecords
+    from rnncourse.verdicts import diagnosis
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("check('rnn_forward', globals())")
+    record = {"fn": "rnn_forward", "v": 1, "outputs": {"a": {"ok": True}}}
+    cell.outputs = [nbformat.v4.new_output("display_data", data={diagnosis.MIME: record}),
+                    nbformat.v4.new_output("display_data", data={diagnosis.MIME: record,
+                                                                 "text/plain": "kept"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="rnn_forward: 3 of 3\n")]
+    nb.cells = [cell]
+    shown, _ = HideRecords().preprocess(copy.deepcopy(nb), {})
+    assert [dict(o.get("data", {})) for o in shown.cells[0].outputs] == [{"text/plain": "kept"}, {}]
+    exporter = HTMLExporter()
+    exporter.register_preprocessor(HideRecords(), enabled=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nbconvert warns of a type it cannot show
+        page, _ = exporter.from_notebook_node(nb)
+    assert "rnn_forward: 3 of 3" in page and "kept" in page
+    assert diagnosis.MIME not in page and '"fn"' not in page and "&quot;fn&quot;" not in page
+    assert diagnosis.from_cell(nb.cells[0], "rnn_forward").correct  # the notebook keeps its record
+

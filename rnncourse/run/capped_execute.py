@@ -14,7 +14,7 @@ class CappedExecute(Execute):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._used, self._cut = {}, set()
+        self._used, self._cut, self._records = {}, set(), set()
 
     def output(self, outs, msg, display_id, cell_index):
         return capped_output(self, super().output, outs, msg, display_id, cell_index)
@@ -35,7 +35,10 @@ def capped_output(ep, output, outs, msg, display_id, cell_index):
     if cell_index not in ep._cut:
         ep._cut.add(cell_index)
         outs.append(nbformat.v4.new_output("stream", name="stdout", text=outputcap.notice(ep.output_limit)))
-    kept = outputcap.shortened(kind, content, ep.output_limit - used, ep.output_limit)
+    kept = outputcap.shortened(kind, content, ep.output_limit - used, ep.output_limit,
+                               cell_index in ep._records)
     if kept is None:
         return None
+    if outputcap.is_record(kind, content):
+        ep._records.add(cell_index)
     return output(outs, {**msg, "content": kept}, display_id, cell_index)

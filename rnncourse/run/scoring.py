@@ -15,9 +15,9 @@ def _diagnosis_of(fn, cell, info, judge, recheck, confined):
         rechecked, judged = info.get("recheck"), info.get("judge")
         use_recheck = rechecked is not None and (not info["ran"] or judged is None
                                                  or rechecked < judged - 1e-9)
-        source = (recheck if use_recheck else judge) or {}
-        text = (source.get(fn) or {}).get("report", "")
-        return diagnosis.parse(text).get(fn)
+        got = ((recheck if use_recheck else judge) or {}).get(fn) or {}
+        found = diagnosis.from_dict(got["diagnosis"]) if got.get("diagnosis") else None
+        return found if found is not None and found.fn == fn else None
     return diagnosis.from_cell(cell, fn)
 
 
@@ -37,8 +37,9 @@ def score_notebook(nb_json, confined, judge, recheck):
     confined : bool
         Whether the judge and re-check verdicts apply (the default grading).
     judge, recheck : dict or None
-        ``{fn: {"points", "report"}}`` from the worker (the judge's also ``"mistakes"``: the
-        labels named, kept per test cell in ``details[grade_id]["mistakes"]``).
+        ``{fn: {"points", "report", "diagnosis"}}`` from the worker (the judge's also
+        ``"mistakes"``: the labels named, kept per test cell in ``details[grade_id]["mistakes"]``;
+        ``"diagnosis"``: the record kept in ``details[grade_id]["diagnosis"]``).
 
     Returns
     -------

@@ -434,9 +434,9 @@ def execute_submission(task):
     -------
     dict
         ``notebook`` (executed notebook JSON, str, or None), ``judge``
-        ({fn: {"points", "report"}} recorded by the judge for the in-kernel
-        checks, or None when unconfined), ``recheck`` ({fn: {"points",
-        "report"}} or None), ``error`` (str or None: what went wrong with this
+        ({fn: {"points", "report", "mistakes", "diagnosis"}} recorded by the
+        judge for the in-kernel checks, or None when unconfined), ``recheck`` ({fn: {"points",
+        "report", "diagnosis"}} or None), ``error`` (str or None: what went wrong with this
         submission), ``infra_error`` (str or None: a failure of the grading
         machinery, not of the submission; retried on the next run),
         ``timings`` ({name: seconds}), ``worker`` (host:pid).
@@ -490,7 +490,8 @@ def execute_submission(task):
         result["notebook"], result["error"] = _run_notebook(task, spec, kernel, timings)
         if kernel.judge is not None:
             result["judge"] = {fn: {"points": float(r["points"]), "report": r["report"],
-                                    "mistakes": [str(x) for x in r.get("mistakes", [])]}
+                                    "mistakes": [str(x) for x in r.get("mistakes", [])],
+                                    "diagnosis": r.get("diagnosis")}
                                for fn, r in kernel.judge.results.items()}
             if kernel.judge.events:
                 result["judge_events"] = list(kernel.judge.events)

@@ -10,6 +10,8 @@ of every output, only what nbconvert and JupyterLab show as text or picture:
   :func:`rnncourse.sanitize.safe_html.safe_markdown`; JavaScript, widget views and
   state, Mermaid source (rendered unescaped by nbconvert) and every other kind
   are dropped, with a line saying so when nothing else is left to show;
+- the hidden tests' machine-readable record (:data:`rnncourse.verdicts.diagnosis.MIME`,
+  JSON data that no renderer shows), kept as plain JSON values only;
 - of output metadata only image sizes and backgrounds; of cell metadata the
   nbgrader record, tags of plain characters and the display flags; of notebook
   metadata the kernel and language (never widget state);
@@ -24,14 +26,20 @@ stream, error or ``text/plain`` is removed or changed.
 
 import base64
 import binascii
+import json
 import re
 import uuid
 
 from rnncourse.sanitize.safe_html import clean_html, is_clean, safe_markdown
+from rnncourse.verdicts.diagnosis import MIME
 
 SHOWN = ("text/plain", "text/latex", "image/png", "image/jpeg", "image/gif", "image/svg+xml",
          "text/html", "text/markdown")
 RASTER = ("image/png", "image/jpeg", "image/gif")
+RECORD = MIME
+"""The one data-only kind kept: a hidden test's record (never rendered, read by the class report)."""
+RECORD_CHARS = 65536
+"""Longest record kept (as compact JSON); a real one is a few hundred characters."""
 CELL_METADATA = ("nbgrader", "tags", "collapsed", "scrolled", "editable", "deletable", "jupyter")
 NOTEBOOK_METADATA = ("kernelspec", "language_info", "nbgrader")
 _TAG = re.compile(r"^[\w\-]{1,64}$")
@@ -69,11 +77,29 @@ def _image_metadata(meta):
     return out
 
 
+def _record(value):
+    """A record's data as plain JSON (what ``json`` reads back), or None when it is not one."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or len(text) > RECORD_CHARS:
+        return None
+    return json.loads(text)
+
+
 def _bundle(data, metadata, removed):
     """A display bundle with only what is shown safely; ``removed`` collects the dropped kinds."""
     data = data if isinstance(data, dict) else {}
     out, meta = {}, {}
     for mime, value in data.items():
+        if mime == RECORD:
+            value = _record(value)
+            if value is None:
+                removed.add(f"{mime} (not a record)")
+            else:
+                out[mime] = value
+            continue
         if mime not in SHOWN:
             removed.add(str(mime)[:80])
             continue

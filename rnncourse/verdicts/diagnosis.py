@@ -1,16 +1,22 @@
-"""Machine-readable diagnoses of a hidden test, written into its report and read back.
+"""Machine-readable diagnoses of a hidden test, recorded beside its report and read back.
 
-Every hidden test's report (what the student sees in the feedback) ends with
-one line::
+Every hidden test records, besides the report the student reads, one display
+output that only machines read: a bundle with the single MIME type
+:data:`MIME` whose data is the JSON of a :class:`Record`::
 
-    rnncourse-diagnosis: {"fn":"rnn_forward","v":1,"outputs":{"a":{"ok":false,"mistakes":["a0_every_step"]}}}
+    {"application/vnd.rnncourse.diagnosis+json":
+        {"fn": "rnn_forward", "v": 1, "outputs": {"a": {"ok": false, "mistakes": ["a0_every_step"]}}}}
 
-so whatever recorded the report (the judge under ``make grade``, the autograded
-notebook after stock ``nbgrader autograde``) also recorded which outputs were
-wrong and which named mistakes explain them. :func:`parse` is the one reader of
-that line, wherever the report text ends up (a stream output, an error's
-``evalue`` or traceback, a database column), so the class report never re-runs
-student code and never depends on how the report's words are framed.
+No renderer of nbconvert or JupyterLab knows that type, so the feedback, the
+formgrader and the notebook show nothing for it, and nbgrader's scoring ignores
+display outputs. Whatever recorded the cell (the autograded notebook after
+stock ``nbgrader autograde``) thus also recorded which outputs were wrong and
+which named mistakes explain them; under ``make grade`` the judge returns the
+same record beside the report (see :mod:`rnncourse.grading`). :func:`from_cell`
+is the one reader of a hidden test cell's record, so the class report never
+re-runs student code and never depends on the report's words. Notebooks graded
+before the record became a display output ended the report's text with a line
+``rnncourse-diagnosis: {...}`` (:data:`MARKER`); :func:`parse` still reads it.
 
 The mistakes named in a verdict are found with :func:`named_mistakes`, a small
 adapter over the catalogue (:mod:`rnncourse.content.mistakes`): a catalogued mistake of
@@ -22,8 +28,11 @@ import json
 import re
 from dataclasses import dataclass, field
 
+MIME = "application/vnd.rnncourse.diagnosis+json"
+"""MIME type of the display output that holds a hidden test's record (no renderer shows it)."""
+
 MARKER = "rnncourse-diagnosis:"
-"""Prefix of the machine-readable line that ends every hidden test's report."""
+"""Prefix of the line that ended a hidden test's report text before :data:`MIME` (still read)."""
 
 VERSION = 1
 
@@ -146,8 +155,23 @@ def from_verdicts(fn, verdicts):
     return Record(fn, outputs)
 
 
+def bundle(diagnosis):
+    """The display bundle of a :class:`Record`: ``{MIME: its dict}`` (what a hidden test shows)."""
+    return {MIME: diagnosis.to_dict()}
+
+
+def from_dict(d):
+    """The :class:`Record` of a recorded dict (or its JSON text), or None when it does not decode."""
+    try:
+        if isinstance(d, (str, list)):
+            d = json.loads("".join(d) if isinstance(d, list) else d)
+        return Record.from_dict(d)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def line(diagnosis):
-    """The marker line of a diagnosis (one line of compact JSON)."""
+    """The old marker line of a diagnosis (one line of compact JSON), as :func:`parse` reads it."""
     return MARKER + " " + json.dumps(diagnosis.to_dict(), separators=(",", ":"), sort_keys=False)
 
 
@@ -195,5 +219,17 @@ def cell_text(cell):
 
 
 def from_cell(cell, fn):
-    """The :class:`Record` of ``fn`` shown in a hidden test cell's outputs, or None."""
-    return parse(cell_text(cell)).get(fn)
+    """The :class:`Record` of ``fn`` recorded in a hidden test cell's outputs, or None.
+
+    The last :data:`MIME` display output of ``fn`` wins; a cell without one (a
+    notebook graded before the record was a display output) is read for the
+    old text line (:func:`parse`).
+    """
+    found = None
+    for o in cell.get("outputs", []) or []:
+        data = o.get("data") if o.get("output_type") in ("display_data", "execute_result") else None
+        if isinstance(data, dict) and MIME in data:
+            d = from_dict(data[MIME])
+            if d is not None and d.fn == fn:
+                found = d
+    return found if found is not None else parse(cell_text(cell)).get(fn)

@@ -102,7 +102,8 @@ class Judge:
         self._messages = 0
         self.active = None
         self.begun = []
-        self.results = {}  # fn -> {"points", "n_ok", "report", "mistakes": [labels named]}
+        self.results = {}  # fn -> {"points", "n_ok", "report", "mistakes": [labels named],
+        #                          "diagnosis": grading.record's dict}
         self.events = []
         self._oracle_calls = 0
         self._oracle_budget = 0
@@ -426,10 +427,12 @@ class Judge:
                    for i, case in enumerate(data)]
         diagnosis = grading.compare(fn, data, got_all)
         points, n_ok, text = grading.report(fn, diagnosis)
+        record = grading.record(fn, diagnosis)
         self.results[fn] = {"points": points, "n_ok": n_ok, "report": text,
-                            "mistakes": diagnosis.mistakes()}
+                            "mistakes": diagnosis.mistakes(), "diagnosis": record}
         self.active = None
-        return {"ok": True, "points": points, "n_ok": n_ok, "report": text}, None
+        return {"ok": True, "points": points, "n_ok": n_ok, "report": text,
+                "diagnosis": record}, None
 
     @staticmethod
     def _clean(fn, case, got):

@@ -111,9 +111,10 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
     Returns
     -------
     dict
-        For each of the eight functions: ``"points"`` (float) and ``"report"``
+        For each of the eight functions: ``"points"`` (float), ``"report"``
         (the same text as the in-kernel check for the same outputs, or why it
-        could not be checked).
+        could not be checked) and ``"diagnosis"`` (the judge's record dict, or
+        None when the function was not checked).
 
     Raises
     ------
@@ -234,7 +235,8 @@ def _results(judge, notes):
             report = r["report"]
             if r["n_ok"] == 0 and fn in notes and "did not finish" in report:
                 report = f"{fn}: 0 of {len(testcases.OUTPUTS[fn])} outputs correct\n  ({notes[fn]})"
-            out[fn] = {"points": float(r["points"]), "report": report}
+            out[fn] = {"points": float(r["points"]), "report": report,
+                       "diagnosis": r.get("diagnosis")}
         elif fn in judge.undefined:
             out[fn] = {"points": 0.0,
                        "report": f"{fn} is not defined: run the cell that defines it, then this one."}
