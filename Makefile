@@ -53,12 +53,13 @@ test-fast: $(ORACLE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rnncourse tests source/rnn_lstm/rnn_utils.py nbgrader_config.py docs/img deploy/jupyterhub
+	$(BIN)/lint-imports
 	$(BIN)/python -m rnncourse.cli check-notebooks
 
 ## JupyterLab for a self-learner on a private copy (lab/, git-ignored) of the student notebook
 ## and the self-study notebooks; prints the URL (127.0.0.1; LAB_PORT=N to choose the port).
 lab: $(STAMP)
-	$(BIN)/python -m rnncourse.lab
+	$(BIN)/python -m rnncourse.selfstudy.lab
 
 ## The course's JupyterHub on 127.0.0.1 with demo accounts, until Ctrl-C (as root; HUB_PORT=N).
 ## See docs/running-a-class.md. hub-deps builds its environments and proxy only (cached).
@@ -77,13 +78,13 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-## Regenerate the README figures in docs/img/ from the self-study code (rnncourse/seqlab.py).
+## Regenerate the README figures in docs/img/ from the self-study code (rnncourse/selfstudy/seqlab.py).
 figures: $(STAMP)
 	$(BIN)/python docs/img/make_figures.py
 
 ## Regenerate the reference arrays from the master notebook (fixed seeds).
 refdata: $(STAMP)
-	$(BIN)/python -m rnncourse.refdata
+	$(BIN)/python -m rnncourse.content.refdata
 
 ## Regenerate release/rnn_lstm with stock nbgrader.
 release: $(STAMP)
@@ -116,7 +117,7 @@ EXPORT_TO_csv    := grades.csv
 export: $(STAMP)
 	@test -n "$(EXPORTER_$(LMS))" || { echo "make export: LMS must be canvas, moodle or csv (got '$(LMS)')" >&2; exit 2; }
 	cd "$(or $(RNNCOURSE_ROOT),$(CURDIR))" && $(BIN)/nbgrader export --log-level=WARN \
-		--exporter rnncourse.lmsexport.$(EXPORTER_$(LMS)) --to $(EXPORT_TO_$(LMS)) \
+		--exporter rnncourse.reports.lmsexport.$(EXPORTER_$(LMS)) --to $(EXPORT_TO_$(LMS)) \
 		$(if $(filter-out 0,$(FUNCTIONS)),--$(EXPORTER_$(LMS)).per_function=True) $(EXPORT_ARGS)
 	@echo "wrote $(EXPORT_TO_$(LMS))"
 

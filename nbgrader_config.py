@@ -41,8 +41,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # shows autograded notebooks in the instructor's session, the feedback is HTML). The last
 # step of autograde stores the notebook made inert (after the scores are saved, so they do
 # not change), and every HTML export (generate_feedback, the formgrader's submission view)
-# renders an inert copy, also of notebooks graded before. See rnncourse/safe_notebook.py.
-SAFE_OUTPUTS = "rnncourse.safe_outputs.SafeOutputs"
+# renders an inert copy, also of notebooks graded before. See rnncourse/sanitize/safe_notebook.py.
+SAFE_OUTPUTS = "rnncourse.sanitize.safe_outputs.SafeOutputs"
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.Execute",
     "nbgrader.preprocessors.IgnorePattern",
@@ -54,5 +54,5 @@ c.Autograde.autograde_preprocessors = [
     SAFE_OUTPUTS,
 ]
 # The rendered copy also leaves out the hidden tests' machine-readable records (JSON data no
-# renderer shows; the autograded notebook keeps them for `make report`): rnncourse/hide_records.py.
-c.HTMLExporter.preprocessors = [SAFE_OUTPUTS, "rnncourse.hide_records.HideRecords"]
+# renderer shows; the autograded notebook keeps them for `make report`): rnncourse/sanitize/hide_records.py.
+c.HTMLExporter.preprocessors = [SAFE_OUTPUTS, "rnncourse.sanitize.hide_records.HideRecords"]

@@ -1,7 +1,7 @@
 """Instructor tooling for the ``rnn_lstm`` course module.
 
 The reference solutions live in one place, the master notebook
-``source/rnn_lstm/rnn_lstm.ipynb``; :mod:`rnncourse.reference` loads them from
+``source/rnn_lstm/rnn_lstm.ipynb``; :mod:`rnncourse.content.reference` loads them from
 there. Everything else (reference arrays, hidden-test checks, mistake
 diagnosis, grading) is built on that loader.
 """

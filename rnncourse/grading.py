@@ -23,21 +23,21 @@ Two modes, one code path for running the student's function:
   arrays from ``rnncourse/data`` and the reference cell from the master
   notebook, in the kernel;
 * remote (``make grade``: ``RNNCOURSE_JUDGE`` names the judge's Unix socket,
-  :mod:`rnncourse.judge`): the kernel is confined and holds no reference data.
+  :mod:`rnncourse.verdicts.judge`): the kernel is confined and holds no reference data.
   It asks the judge for the test inputs, runs the student's function on them
   (a sequence function calls a stub that asks the judge to run the reference
-  cell), sends back plain float64 arrays (:mod:`rnncourse.wire`, no pickle) and
+  cell), sends back plain float64 arrays (:mod:`rnncourse.client.wire`, no pickle) and
   receives the points, the report and the record, computed by the same
   :func:`compare`.
 
 Either way :func:`check` shows the machine-readable record of the verdict
-(:mod:`rnncourse.diagnosis`) as a display output of its own, with a MIME type
+(:mod:`rnncourse.verdicts.diagnosis`) as a display output of its own, with a MIME type
 no renderer shows, before the report is printed or raised; the report's text
 is for people only.
 
 This module imports ``refdata``, ``reference`` and ``mistakes`` only on the
 trusted side (local mode, or in the judge): the confined copy of the package
-holds only ``__init__``, ``cases``, ``tree``, ``wire`` and this module.
+holds only ``__init__``, this module and ``rnncourse/client/`` (``.importlinter`` checks it).
 """
 
 import contextlib
@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cases, tree
+from rnncourse.client import nested, testcases
 
 JUDGE_ENV = "RNNCOURSE_JUDGE"
 """Environment variable naming the judge's Unix socket (remote mode)."""
@@ -68,12 +68,12 @@ def _quiet():
 @contextlib.contextmanager
 def _reference_cell(fn, namespace, impl=None):
     """Put the reference cell (or ``impl``, the judge's stub) in the namespace while ``fn`` is graded."""
-    dep = cases.DEPENDS.get(fn)
+    dep = testcases.DEPENDS.get(fn)
     if dep is None:
         yield
         return
     if impl is None:
-        from . import reference
+        from rnncourse.content import reference
 
         impl = getattr(reference.load(), dep)
     missing = object()
@@ -103,12 +103,12 @@ def run_case(fn, func, namespace, case, dep_impl=None):
         with _quiet(), _reference_cell(fn, namespace, dep_impl):
             result = func(*copy.deepcopy(case["inputs"]))
     except NotImplementedError:
-        err = cases.OutputError(f"{fn} is not implemented yet (it raised NotImplementedError)")
+        err = testcases.OutputError(f"{fn} is not implemented yet (it raised NotImplementedError)")
         return {k: err for k in shapes}
     except Exception as exc:  # any failure of student code is reported, never raised
-        err = cases.OutputError(f"{fn} raised {type(exc).__name__}: {exc}")
+        err = testcases.OutputError(f"{fn} raised {type(exc).__name__}: {exc}")
         return {k: err for k in shapes}
-    return cases.normalise(fn, result, shapes)
+    return testcases.normalise(fn, result, shapes)
 
 
 @dataclass
@@ -124,7 +124,7 @@ class Diagnosis:
         (which case, by how much; never a reference value).
     named : list of list of str
         Explanations of every wrong output at once, as alternatives: each a
-        list of mistake labels of :mod:`rnncourse.mistakes` made together (one
+        list of mistake labels of :mod:`rnncourse.content.mistakes` made together (one
         label, or two for a combination). Empty when nothing explains them all.
     by_output : dict
         Output name -> alternatives (as in ``named``) for the wrong outputs that
@@ -196,14 +196,14 @@ def compare(fn, data, got_all):
     pair. Otherwise each wrong output is explained on its own, and outputs
     with the same explanation are named together.
     """
-    outputs = {k: None for k in cases.OUTPUTS[fn]}
+    outputs = {k: None for k in testcases.OUTPUTS[fn]}
     for k in outputs:
         for i, (case, got) in enumerate(zip(data, got_all)):
             g, exp = got[k], case["expected"][k]
-            if isinstance(g, cases.OutputError):
+            if isinstance(g, testcases.OutputError):
                 outputs[k] = str(g)
                 break
-            if not cases.matches(g, exp):
+            if not testcases.matches(g, exp):
                 outputs[k] = _wrong_values(i, g, exp, k)
                 break
     diag = Diagnosis(fn, outputs)
@@ -214,7 +214,7 @@ def compare(fn, data, got_all):
     labels = list(data[0]["mistakes"])
 
     def explains(label, k):
-        return all(cases.matches(got[k], case["mistakes"].get(label, {}).get(k, case["expected"][k]))
+        return all(testcases.matches(got[k], case["mistakes"].get(label, {}).get(k, case["expected"][k]))
                    for case, got in zip(data, got_all))
 
     for single in (True, False):
@@ -231,11 +231,11 @@ def compare(fn, data, got_all):
     return diag
 
 
-_PAIR = "+"  # as rnncourse.mistakes.PAIR (not imported here: the confined copy lacks it)
+_PAIR = "+"  # as rnncourse.content.mistakes.PAIR (not imported here: the confined copy lacks it)
 
 
 def _errors(got_all):
-    return {k for got in got_all for k, v in got.items() if isinstance(v, cases.OutputError)}
+    return {k for got in got_all for k, v in got.items() if isinstance(v, testcases.OutputError)}
 
 
 def diagnose(fn, data, func, namespace):
@@ -244,7 +244,7 @@ def diagnose(fn, data, func, namespace):
 
 
 def _explanation(fn, alternatives):
-    from . import mistakes  # trusted side only
+    from rnncourse.content import mistakes  # trusted side only
 
     texts = []
     for labels in alternatives:
@@ -267,7 +267,8 @@ def report(fn, verdicts):
     for k, v in verdicts.items():
         lines.append(f"  [{'ok' if v is None else 'XX'}] {k}" + ("" if v is None else f": {v}"))
     if any(v is not None and v.startswith("wrong values") for v in verdicts.values()):
-        lines.append(f"  (right means within {cases.ATOL:g} + {cases.RTOL:g} * |expected| everywhere)")
+        lines.append(f"  (right means within {testcases.ATOL:g} + {testcases.RTOL:g} * |expected| "
+                     "everywhere)")
     named = getattr(verdicts, "named", None)
     if named:
         lines.append("  This looks like: " + _explanation(fn, named))
@@ -277,7 +278,7 @@ def report(fn, verdicts):
     for alternatives, keys in groups.items():
         lines.append(f"  {', '.join(keys)} {'looks' if len(keys) == 1 else 'look'} like: "
                      + _explanation(fn, alternatives))
-    return round(cases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
+    return round(testcases.POINTS[fn] * n_ok / len(verdicts), 4), n_ok, "\n".join(lines)
 
 
 class HiddenTestFailure(AssertionError):
@@ -295,15 +296,15 @@ class HiddenTestFailure(AssertionError):
 def record(fn, verdicts):
     """The machine-readable record of a report's verdicts, as a dict (trusted side).
 
-    See :func:`rnncourse.diagnosis.from_verdicts`; the class report reads it.
+    See :func:`rnncourse.verdicts.diagnosis.from_verdicts`; the class report reads it.
     """
-    from . import diagnosis
+    from rnncourse.verdicts import diagnosis
 
     return diagnosis.from_verdicts(fn, verdicts).to_dict()
 
 
 _RECORD_MIME = "application/vnd.rnncourse.diagnosis+json"
-# as rnncourse.diagnosis.MIME (not imported here: the confined copy lacks it)
+# as rnncourse.verdicts.diagnosis.MIME (not imported here: the confined copy lacks it)
 
 
 def _show_record(data):
@@ -343,7 +344,7 @@ def check(fn, namespace):
             raise HiddenTestFailure(f"{fn} could not be graded in this run ({reason}); "
                                     "ask your instructor.") from None
     else:
-        from . import refdata
+        from rnncourse.content import refdata
 
         verdicts = diagnose(fn, refdata.load()[fn], func, namespace)
         points, n_ok, text = report(fn, verdicts)
@@ -368,7 +369,7 @@ class JudgeError(Exception):
 
 
 class JudgeClient:
-    """One connection to the judge (see :mod:`rnncourse.judge` for the rules it enforces)."""
+    """One connection to the judge (see :mod:`rnncourse.verdicts.judge` for the rules it enforces)."""
 
     def __init__(self, socket_path, timeout=120.0, limit=64 * 1024 ** 2):
         import socket
@@ -386,7 +387,7 @@ class JudgeClient:
 
     def request(self, header, payload=None, shared=()):
         """Send one request; ``(reply, payload)`` back. ``shared``: objects the reply may name."""
-        from . import wire
+        from rnncourse.client import wire
 
         wire.send(self.sock, header, payload)
         reply, data = wire.recv(self.sock, self.limit, shared)
@@ -401,8 +402,8 @@ class JudgeClient:
     def begin(self, fn):
         """The test cases of ``fn``: a list of ``{"inputs": [...], "shapes": {...}}``."""
         reply, inputs = self.request({"op": "begin", "fn": fn})
-        if cases.DEPENDS.get(fn) and isinstance(reply.get("signature"), list):
-            self._signatures[cases.DEPENDS[fn]] = reply["signature"]
+        if testcases.DEPENDS.get(fn) and isinstance(reply.get("signature"), list):
+            self._signatures[testcases.DEPENDS[fn]] = reply["signature"]
         return [{"inputs": list(i), "shapes": s} for i, s in zip(inputs, reply["shapes"])]
 
     def stub(self, dep):
@@ -415,10 +416,10 @@ class JudgeClient:
         holds the caller's own objects where the reference's result would (a
         cache keeps the very ``xt`` view and ``parameters`` dict passed in).
         """
-        signature = self._signatures.get(dep) or [[n, "pk", False, None] for n in cases.ARGS[dep]]
+        signature = self._signatures.get(dep) or [[n, "pk", False, None] for n in testcases.ARGS[dep]]
 
         def call(values):
-            return self.request({"op": "ref", "fn": dep}, values, shared=tree.nodes(values))[1]
+            return self.request({"op": "ref", "fn": dep}, values, shared=nested.nodes(values))[1]
 
         return stand_in(dep, signature, call)
 
@@ -510,7 +511,7 @@ def remote_check(fn, func, namespace, socket_path, client=None):
         client = JudgeClient(socket_path)
     try:
         data = client.begin(fn)
-        dep = cases.DEPENDS.get(fn)
+        dep = testcases.DEPENDS.get(fn)
         stub = client.stub(dep) if dep else None
         got_all = [run_case(fn, func, namespace, case, stub) for case in data]
         return client.submit(fn, got_all)

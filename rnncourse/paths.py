@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from . import ASSIGNMENT
+from rnncourse import ASSIGNMENT
 
 
 def course_root():

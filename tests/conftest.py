@@ -16,7 +16,7 @@ def root():
 
 @pytest.fixture(scope="session")
 def ref():
-    from rnncourse import reference
+    from rnncourse.content import reference
 
     return reference.load()
 

@@ -1,7 +1,7 @@
 """Hostile and broken submissions graded by ``make grade`` next to a correct control student.
 
 One scratch copy of the course, one ``make grade`` run over the whole
-adversarial class (``tests/adversarial/cases.py``; the cases run in parallel
+adversarial class (``tests/adversarial/testcases.py``; the cases run in parallel
 on make grade's workers), then per case: no false credit, the honest parts
 credited, the expected error or tampering flag; and for the class: the control
 student's marks, the gradebook, ``source/``, ``release/`` and the reference
@@ -14,7 +14,8 @@ from adversarial import inject
 from adversarial.course import leaks, written_mib
 from adversarial.ours import GRADE_TIMEOUT, grade_class
 
-from rnncourse import FUNCTIONS, cases, sandbox
+from rnncourse import FUNCTIONS, sandbox
+from rnncourse.client import testcases
 
 ok, why = sandbox.available()
 pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
@@ -40,7 +41,7 @@ def test_every_student_recorded_and_the_run_bounded(graded):
 
 
 def test_control_student_untouched(graded):
-    assert graded["scores"]["control"] == {fn: float(cases.POINTS[fn]) for fn in FUNCTIONS}
+    assert graded["scores"]["control"] == {fn: float(testcases.POINTS[fn]) for fn in FUNCTIONS}
     status = graded["status"].get("control", {})
     assert not status.get("error") and not status.get("flags"), status
 

@@ -16,7 +16,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from rnncourse import FUNCTIONS, cases, grading, judge, mistakes, recheck, sandbox, wire
+from rnncourse import FUNCTIONS, grading, sandbox
+from rnncourse.client import testcases, wire
+from rnncourse.content import mistakes
+from rnncourse.verdicts import judge, recheck
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -88,7 +91,7 @@ def test_confined_code_sees_only_its_workdir(tmp_path, root, launch):
         import rnncourse
         out["package"] = rnncourse.__file__
         try:
-            import rnncourse.refdata
+            import rnncourse.content.refdata
             out["refdata"] = True
         except ImportError:
             out["refdata"] = False
@@ -420,7 +423,7 @@ def test_reference_cell_only_on_states_a_sequence_pass_reaches(ref):
 
 
 def refdata_load():
-    from rnncourse import refdata
+    from rnncourse.content import refdata
 
     return refdata.load()
 
@@ -465,7 +468,7 @@ def test_exclusive_judge_grades_only_on_the_graders_connection():
         intruder = grading.JudgeClient(j.socket_path)
         with pytest.raises(grading.JudgeError, match="only the grader"):
             intruder.begin("rnn_cell_forward")
-        assert len(grader.begin("rnn_cell_forward")) == len(cases.CASES)
+        assert len(grader.begin("rnn_cell_forward")) == len(testcases.CASES)
         j.expect_grader()
         restarted = grading.JudgeClient(j.socket_path)
         with pytest.raises(grading.JudgeError, match="only the grader"):
@@ -491,7 +494,7 @@ def _notebook(sources):
 
 @needs_sandbox
 def test_recheck_credits_honest_parts_of_a_hostile_notebook(root, launch):
-    from rnncourse import reference
+    from rnncourse.content import reference
 
     sols = reference.solution_sources()
     sources = {fn: sols[fn] for fn in FUNCTIONS}
@@ -506,7 +509,7 @@ def test_recheck_credits_honest_parts_of_a_hostile_notebook(root, launch):
     files = {"rnn_utils.py": (root / "release" / "rnn_lstm" / "rnn_utils.py").read_bytes()}
     got = recheck.recheck(_notebook(sources), files, {"cell_timeout": 2, "total_timeout": 120})
     points = {fn: got[fn]["points"] for fn in FUNCTIONS}
-    assert points == {**cases.POINTS, "rnn_forward": 0.0, "rnn_backward": 0.0, "lstm_forward": 0.0}
+    assert points == {**testcases.POINTS, "rnn_forward": 0.0, "rnn_backward": 0.0, "lstm_forward": 0.0}
     assert "not defined" in got["rnn_forward"]["report"]
     assert "StepTimeout" in got["lstm_forward"]["report"]
     assert "stopped" in got["rnn_backward"]["report"]
@@ -524,6 +527,6 @@ def test_recheck_rejects_unreadable_notebooks_and_bad_file_names():
 def test_recheck_that_cannot_start_is_an_error_not_zeros(monkeypatch):
     """Zeros are recorded only for what the submission did; a broken grader raises instead."""
     monkeypatch.setattr(sandbox, "CLIENT_MODULES",
-                        tuple(m for m in sandbox.CLIENT_MODULES if m != "driver.py"))
+                        tuple(m for m in sandbox.CLIENT_MODULES if m != "client/recheck_driver.py"))
     with pytest.raises(recheck.RecheckError, match="did not start"):
         recheck.recheck(_notebook({}), {})

@@ -1,7 +1,7 @@
 """A real browser: headless Chromium drives JupyterLab as a self-learner would.
 
 JupyterLab serves a work folder prepared exactly as ``make lab`` prepares
-``lab/`` (:func:`rnncourse.lab.prepare`), on 127.0.0.1, a free port and a
+``lab/`` (:func:`rnncourse.selfstudy.lab.prepare`), on 127.0.0.1, a free port and a
 token. The test opens the gate-activation notebook, runs all its cells, and
 checks that the plots rendered and that no cell shows an error; then it opens
 the student notebook and checks that every graded cell shows its
@@ -27,7 +27,8 @@ import nbformat
 import pytest
 from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 
-from rnncourse import FUNCTIONS, lab
+from rnncourse import FUNCTIONS
+from rnncourse.selfstudy import lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -236,7 +237,7 @@ def test_student_notebook_shows_placeholders(page, jupyterlab):
 
 def test_a_hidden_test_record_shows_nothing_in_jupyterlab(page, jupyterlab):
     """A hidden test's record (its own MIME type, no renderer) leaves no visible trace in a cell."""
-    from rnncourse import diagnosis
+    from rnncourse.verdicts import diagnosis
 
     path = "record_check.ipynb"
     nb = nbformat.v4.new_notebook()

@@ -33,7 +33,8 @@ from adversarial import inject
 from adversarial.course import env_for, make, prepare_gradebook, run, scratch_course
 from chromium import CHROMIUM, CHROMIUM_ARGS, stop_group
 
-from rnncourse import ASSIGNMENT, lab, sandbox
+from rnncourse import ASSIGNMENT, sandbox
+from rnncourse.selfstudy import lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.sandbox]
 

@@ -1,6 +1,6 @@
 """``make report`` on a class whose mistakes are known, graded by stock nbgrader and by ``make grade``.
 
-Every student of :func:`rnncourse.sampleclass.mixed_students` makes one catalogued
+Every student of :func:`rnncourse.authoring.sampleclass.mixed_students` makes one catalogued
 mistake in each function (student k the k-th mistake), so together they plant
 every mistake of the catalogue; a correct student, a blank notebook and a cell
 that never returns complete the class. Both graders grade a copy; the report of
@@ -19,7 +19,10 @@ import sys
 
 import pytest
 
-from rnncourse import FUNCTIONS, bench, classreport, mistakes, sampleclass
+from rnncourse import FUNCTIONS
+from rnncourse.authoring import bench, sampleclass
+from rnncourse.content import mistakes
+from rnncourse.reports import classreport
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 

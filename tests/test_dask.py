@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import bench, cases, gradebook
+from rnncourse.authoring import bench
+from rnncourse.client import testcases
+from rnncourse.run import gradebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -84,11 +86,11 @@ def test_class_graded_on_the_cluster(cluster, tmp_path):
     assert address in proc.stdout
     grades = gradebook.grades(f"sqlite:///{root / 'gradebook.db'}")
     totals = {s: sum(v.values()) for s, v in grades.items()}
-    full = sum(cases.POINTS.values())
+    full = sum(testcases.POINTS.values())
     assert totals == {"correct": full, "also_correct": full, "blank": 0.0,
                       "mistake": totals["mistake"]}
-    assert grades["mistake"]["lstm_cell_forward_hidden"] < cases.POINTS["lstm_cell_forward"]
-    assert full - totals["mistake"] == cases.POINTS["lstm_cell_forward"] - grades["mistake"][
+    assert grades["mistake"]["lstm_cell_forward_hidden"] < testcases.POINTS["lstm_cell_forward"]
+    assert full - totals["mistake"] == testcases.POINTS["lstm_cell_forward"] - grades["mistake"][
         "lstm_cell_forward_hidden"]
     con = sqlite3.connect(f"file:{root / 'gradebook.db'}?mode=ro", uri=True)
     try:

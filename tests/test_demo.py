@@ -1,18 +1,16 @@
 """``make demo`` grades its sample class in a course of its own (demo/), never in the course."""
 
 import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from rnncourse import ASSIGNMENT, demo
+from rnncourse import ASSIGNMENT, stocknbgrader
+from rnncourse.authoring import demo, scratchcourse
 
 pytestmark = [pytest.mark.slow]
 
-NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+NBGRADER = stocknbgrader.nbgrader_bin()
 CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")]}
 COURSE_OUTPUTS = ("submitted", "autograded", "feedback", "gradebook.db", "grades.csv")
 
@@ -21,9 +19,7 @@ COURSE_OUTPUTS = ("submitted", "autograded", "feedback", "gradebook.db", "grades
 def course(tmp_path_factory, root):
     """A scratch clone of the course, and the demo run in it (as `make demo` does)."""
     tmp = tmp_path_factory.mktemp("democourse")
-    for name in ("source", "release"):
-        shutil.copytree(root / name, tmp / name)
-    shutil.copy(root / "nbgrader_config.py", tmp)
+    scratchcourse.copy_course(tmp, ("source", "release"), root)
     old = os.environ.get("RNNCOURSE_ROOT")
     os.environ["RNNCOURSE_ROOT"] = str(tmp)
     try:

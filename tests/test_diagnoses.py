@@ -11,7 +11,9 @@ import re
 import numpy as np
 import pytest
 
-from rnncourse import FUNCTIONS, cases, grading, mistakes, refdata, reference
+from rnncourse import FUNCTIONS, grading
+from rnncourse.client import testcases
+from rnncourse.content import mistakes, refdata, reference
 
 # (function, edits of the reference source, the mistake labels the report must name)
 HELD_OUT = [
@@ -85,9 +87,9 @@ def test_held_out_mistake_is_caught_isolated_and_named_once(fn, edits, labels):
     for other in FUNCTIONS:
         diagnosis, (points, n_ok, text) = _grade(module, other)
         if other != fn:
-            assert points == cases.POINTS[other], (other, text)
+            assert points == testcases.POINTS[other], (other, text)
             continue
-        assert points < cases.POINTS[fn], text
+        assert points < testcases.POINTS[fn], text
         assert diagnosis.mistakes() == labels, text
         # one explanation, for the function or for the outputs it explains (said once)
         assert [diagnosis.named] + list(diagnosis.by_output.values()) in ([[labels]], [[], *[[labels]] *
@@ -123,11 +125,11 @@ def test_points_are_the_share_of_right_outputs():
     for m in [*mistakes.MISTAKES, *mistakes.pairs("lstm_backward")]:
         ns = vars(mistakes.variant(m))
         got = [grading.run_case(m.fn, ns[m.fn], ns, case) for case in data[m.fn]]
-        right = sum(all(isinstance(g[k], np.ndarray) and cases.matches(g[k], c["expected"][k])
-                        for g, c in zip(got, data[m.fn])) for k in cases.OUTPUTS[m.fn])
+        right = sum(all(isinstance(g[k], np.ndarray) and testcases.matches(g[k], c["expected"][k])
+                        for g, c in zip(got, data[m.fn])) for k in testcases.OUTPUTS[m.fn])
         points, n_ok, _ = grading.report(m.fn, grading.compare(m.fn, data[m.fn], got))
         assert n_ok == right
-        assert points == round(cases.POINTS[m.fn] * right / len(cases.OUTPUTS[m.fn]), 4)
+        assert points == round(testcases.POINTS[m.fn] * right / len(testcases.OUTPUTS[m.fn]), 4)
 
 
 def test_messages_of_a_function_are_distinct_and_none_contains_another():
@@ -149,7 +151,7 @@ def test_diagnosis_round_trips_as_plain_data():
 
 def test_the_judge_records_the_named_mistakes(monkeypatch, capsys):
     """``make grade`` keeps the labels per function (judge results -> worker -> grading records)."""
-    from rnncourse import judge
+    from rnncourse.verdicts import judge
 
     module = _module(*HELD_OUT[-2][:2])  # lstm_backward carrying neither gradient
     with judge.Judge() as j:

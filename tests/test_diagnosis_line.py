@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from rnncourse import FUNCTIONS, cases, diagnosis, grading, lessons, mistakes, refdata
+from rnncourse import FUNCTIONS, grading
+from rnncourse.client import testcases
+from rnncourse.content import lessons, mistakes, refdata
+from rnncourse.verdicts import diagnosis
 
 
 def _report(fn, module):
@@ -26,13 +29,13 @@ def test_every_catalogued_mistake_is_named_in_the_record(mistake):
     assert diagnosis.MARKER not in text and diagnosis.parse(text) == {}  # the text is for people
     d = diagnosis.from_cell(_cell(text, grading.record(mistake.fn, verdicts)), mistake.fn)
     assert d.to_dict() == diagnosis.from_verdicts(mistake.fn, verdicts).to_dict()
-    assert set(d.outputs) == set(cases.OUTPUTS[mistake.fn])
+    assert set(d.outputs) == set(testcases.OUTPUTS[mistake.fn])
     assert mistake.label in d.mistakes(), (d.to_dict(), text)
     assert not d.correct
 
 
 def test_the_confined_copy_names_the_same_mime_type():
-    from rnncourse import outputcap
+    from rnncourse.run import outputcap
 
     assert grading._RECORD_MIME == outputcap.RECORD_MIME == diagnosis.MIME
     assert diagnosis.bundle(diagnosis.Record("x", {})) == {diagnosis.MIME: {"fn": "x", "v": 1,

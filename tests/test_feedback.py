@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, bench, diagnosis, mistakes, sandbox
+from rnncourse import ASSIGNMENT, FUNCTIONS, sandbox
+from rnncourse.authoring import bench
+from rnncourse.content import mistakes
+from rnncourse.verdicts import diagnosis
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 

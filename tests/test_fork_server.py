@@ -1,4 +1,4 @@
-"""The fork server (``rnncourse.zygote``): confined programs forked from a pre-imported process.
+"""The fork server (``rnncourse.sandbox.forkserver``): confined programs forked from a pre-imported process.
 
 The confinement itself is checked in both launch modes by
 ``test_adversarial_sandbox.py`` (its ``launch`` fixture); here: what is
@@ -151,7 +151,7 @@ def test_without_a_live_server_commands_are_execed(tmp_path, server):
 
 def test_workers_do_not_wait_for_a_shared_server_that_is_gone(tmp_path, monkeypatch):
     sandbox.stop_fork_server()
-    monkeypatch.setenv(sandbox.FORK_SERVER_VARIABLE, str(tmp_path / "gone" / "zygote.sock"))
+    monkeypatch.setenv(sandbox.FORK_SERVER_VARIABLE, str(tmp_path / "gone" / "forkserver.sock"))
     try:
         assert sandbox.start_fork_server()  # a worker finds the coordinator's server named
         t = time.monotonic()
@@ -163,7 +163,7 @@ def test_workers_do_not_wait_for_a_shared_server_that_is_gone(tmp_path, monkeypa
 
 
 def test_launcher_requests_round_trip_and_refuse_what_they_cannot_carry():
-    from rnncourse import confine
+    from rnncourse.sandbox import confine
 
     argv = [sys.executable, "-c", "print('a=b')\nprint(1)", "", "é"]
     env = {"LANG": "C.UTF-8", "EMPTY": "", "EQ": "x=y"}

@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from rnncourse import FUNCTIONS, cases, gradetable
+from rnncourse import FUNCTIONS
+from rnncourse.client import testcases
+from rnncourse.run import gradetable
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -14,7 +16,8 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 def grades(totals):
     """``{student: {grade_id: score}}`` where each student has ``frac`` of every function's points."""
-    return {s: {f"{fn}_hidden": frac * cases.POINTS[fn] for fn in FUNCTIONS} for s, frac in totals.items()}
+    return {s: {f"{fn}_hidden": frac * testcases.POINTS[fn] for fn in FUNCTIONS}
+            for s, frac in totals.items()}
 
 
 def test_the_table_shows_every_student_and_function():
@@ -23,7 +26,7 @@ def test_the_table_shows_every_student_and_function():
     assert lines[0] == "Scores per student and function (3 students):"
     assert "rnn_cell_fw" in lines[1] and "lstm_bw" in lines[1] and lines[1].endswith("total")
     bob = next(ln for ln in lines if ln.startswith("bob"))
-    assert bob.split()[1:] == [f"{cases.POINTS[fn] / 2:g}" for fn in FUNCTIONS] + ["50"]
+    assert bob.split()[1:] == [f"{testcases.POINTS[fn] / 2:g}" for fn in FUNCTIONS] + ["50"]
     assert any(ln.startswith("full marks") and ln.split()[-1] == "1/3" for ln in lines)
     assert "grades.csv: /course/grades.csv" in out
 

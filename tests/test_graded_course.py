@@ -6,7 +6,6 @@ the tests read its gradebook, autograded notebooks and feedback.
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, cases, demo, mistakes, refdata, sampleclass
+from rnncourse import ASSIGNMENT, FUNCTIONS
+from rnncourse.authoring import demo, sampleclass, scratchcourse
+from rnncourse.client import testcases
+from rnncourse.content import mistakes, refdata
 
 pytestmark = [pytest.mark.slow]
 
@@ -33,8 +35,7 @@ def run(root, *args, check=True):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, root):
     tmp = tmp_path_factory.mktemp("course")
-    shutil.copytree(root / "source", tmp / "source")
-    shutil.copy(root / "nbgrader_config.py", tmp)
+    scratchcourse.copy_course(tmp, ("source",), root)
     run(tmp, "generate_assignment", ASSIGNMENT, "--force")
     students = {"correct": [], "blank": None, "hangs": "hang", **sampleclass.mixed_students()}
     sampleclass.write_class(tmp / "submitted", students)
@@ -46,7 +47,7 @@ def course(tmp_path_factory, root):
 
 
 def test_correct_solution_earns_full_marks(course):
-    assert course["scores"]["correct"] == {fn: float(cases.POINTS[fn]) for fn in FUNCTIONS}
+    assert course["scores"]["correct"] == {fn: float(testcases.POINTS[fn]) for fn in FUNCTIONS}
 
 
 def test_blank_notebook_earns_zero(course):
@@ -56,7 +57,7 @@ def test_blank_notebook_earns_zero(course):
 def test_a_cell_that_never_returns_costs_only_its_function(course):
     got = course["scores"]["hangs"]
     assert got["rnn_cell_backward"] == 0
-    assert all(got[fn] == cases.POINTS[fn] for fn in FUNCTIONS if fn != "rnn_cell_backward")
+    assert all(got[fn] == testcases.POINTS[fn] for fn in FUNCTIONS if fn != "rnn_cell_backward")
 
 
 def test_each_mistake_loses_points_in_its_own_function_only_with_its_own_message(course):
@@ -66,10 +67,10 @@ def test_each_mistake_loses_points_in_its_own_function_only_with_its_own_message
         wrong = dict(errors)
         for fn in FUNCTIONS:
             if fn not in wrong:
-                assert got[fn] == cases.POINTS[fn], (student, fn, got[fn])
+                assert got[fn] == testcases.POINTS[fn], (student, fn, got[fn])
                 continue
             m = next(m for m in mistakes.for_function(fn) if m.label == wrong[fn])
-            assert got[fn] < cases.POINTS[fn], (student, fn)
+            assert got[fn] < testcases.POINTS[fn], (student, fn)
             assert m.message in reports[fn], (student, fn, reports[fn])
             others = [o.message for o in mistakes.for_function(fn)
                       if o.label != m.label and o.message != m.message]

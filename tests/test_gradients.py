@@ -20,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncourse import cases, mistakes, reference
+from rnncourse.client import testcases
+from rnncourse.content import mistakes, reference
 
 H = 1e-5
 RTOL = 1e-7
@@ -74,7 +75,7 @@ def problem(ref, kind, shape, scale=1.0, seed=0):
     n_x, n_a, n_y, m, T_x = shape
     rng = np.random.default_rng(seed)
     p = {k: scale * v for k, v in
-         cases.random_parameters(kind.split("_")[0], rng, n_x, n_a, n_y).items()}
+         testcases.random_parameters(kind.split("_")[0], rng, n_x, n_a, n_y).items()}
     seq = kind in ("rnn", "lstm")
     x = rng.standard_normal((n_x, m, T_x) if seq else (n_x, m))
     a0 = rng.standard_normal((n_a, m))
@@ -94,7 +95,7 @@ def problem(ref, kind, shape, scale=1.0, seed=0):
         grads = backward(da, forward(x, a0, p)[-1])
         arrays = {"dx": x, "da0": a0} if seq else {"dxt": x, "da_prev": a0}
     arrays.update({"d" + k: v for k, v in p.items() if k not in ("Wya", "Wy", "by")})
-    assert set(arrays) == set(cases.OUTPUTS[PAIRS[kind][1]])
+    assert set(arrays) == set(testcases.OUTPUTS[PAIRS[kind][1]])
     return terms, grads, arrays
 
 
@@ -148,7 +149,7 @@ def test_the_finite_difference_check_has_teeth(ref):
 def test_helper_gradient_check_passes_the_reference(ref, kind, shape):
     forward, backward = (getattr(ref, f) for f in PAIRS[kind])
     errors = helper.gradient_check(kind, forward, backward, seed=sum(shape), shape=shape, verbose=False)
-    assert set(errors) == set(cases.OUTPUTS[PAIRS[kind][1]]), "gradient_check skipped a key"
+    assert set(errors) == set(testcases.OUTPUTS[PAIRS[kind][1]]), "gradient_check skipped a key"
     bad = {k: v for k, v in errors.items() if not v < RTOL}
     assert not bad, f"{kind} {shape}: {bad}"
 
@@ -158,7 +159,7 @@ def test_helper_gradient_check_prints_a_verdict_per_key(ref):
     with redirect_stdout(out):
         errors = helper.gradient_check("lstm", ref.lstm_forward, ref.lstm_backward)
     lines = out.getvalue().splitlines()
-    assert len(lines) == len(errors) == len(cases.OUTPUTS["lstm_backward"])
+    assert len(lines) == len(errors) == len(testcases.OUTPUTS["lstm_backward"])
     assert all(line.rstrip().endswith("ok") for line in lines), lines
 
 
@@ -250,7 +251,7 @@ def test_helper_gradient_check_covers_every_key_for_any_shape(ref, kind, n_x, n_
     shape = (n_x, n_a, n_y, m, T_x)
     forward, backward = (getattr(ref, f) for f in PAIRS[kind])
     errors = helper.gradient_check(kind, forward, backward, seed=seed, shape=shape, verbose=False)
-    assert set(errors) == set(cases.OUTPUTS[PAIRS[kind][1]])
+    assert set(errors) == set(testcases.OUTPUTS[PAIRS[kind][1]])
     # Standard-normal weights rarely saturate a unit; when one does, a tiny
     # gradient of a small array may exceed 1e-7 (see the report), never 1e-4.
     assert max(errors.values()) < 1e-4, errors

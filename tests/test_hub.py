@@ -37,7 +37,8 @@ import nbformat
 import pytest
 from chromium import CHROMIUM, CHROMIUM_ARGS
 
-from rnncourse import FUNCTIONS, sampleclass
+from rnncourse import FUNCTIONS
+from rnncourse.authoring import sampleclass
 
 pytestmark = [pytest.mark.slow, pytest.mark.hub, pytest.mark.browser, pytest.mark.sandbox]
 
@@ -53,7 +54,7 @@ WORK = {
     "b": {"rnn_cell_forward": "bias_forgotten", "rnn_forward": None},
 }
 INTERNALS = ["rnncourse/grading.py", "raise AssertionError(text)", "refdata.load()",
-             "/opt/rnncourse", "rnncourse/judge.py"]
+             "/opt/rnncourse", "rnncourse/verdicts/judge.py"]
 
 
 def _hubkit():

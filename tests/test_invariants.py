@@ -16,10 +16,12 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from rnncourse import FUNCTIONS, cases, mistakes, reference
+from rnncourse import FUNCTIONS
+from rnncourse.client import testcases
+from rnncourse.content import mistakes, reference
 
 helper = reference.helper_module()
-CASES = cases.CASES  # (n_x, n_a, n_y, m, T_x, seed); includes m = 1, T_x = 1, n_x = n_a
+CASES = testcases.CASES  # (n_x, n_a, n_y, m, T_x, seed); includes m = 1, T_x = 1, n_x = n_a
 case_ids = ["x".join(map(str, c[:5])) for c in CASES]
 FORWARD = ("rnn_cell_forward", "rnn_forward", "lstm_cell_forward", "lstm_forward")
 BACKWARD = ("rnn_cell_backward", "rnn_backward", "lstm_cell_backward", "lstm_backward")
@@ -41,7 +43,7 @@ def silent():
 
 
 def _call(ref, fn, case):
-    return getattr(ref, fn)(*cases.make_inputs(fn, case, ref))
+    return getattr(ref, fn)(*testcases.make_inputs(fn, case, ref))
 
 
 # --- softmax sums to 1
@@ -100,7 +102,7 @@ def test_sigmoid_and_softmax_print_nothing_at_magnitude_1000_with_numpy_defaults
 
 
 def _scaled_inputs(fn, case, ref, inputs=1.0, weights=1.0):
-    args = list(cases.make_inputs(fn, case, ref))
+    args = list(testcases.make_inputs(fn, case, ref))
     *arrays, p = args
     return [inputs * a for a in arrays] + [{k: weights * v for k, v in p.items()}]
 
@@ -136,7 +138,7 @@ STEPS = 200
 
 def _saturated_lstm(seed=0, bf=50.0, bi=-50.0):
     rng = np.random.default_rng(seed)
-    p = cases.random_parameters("lstm", rng, N_X, N_A, N_Y)
+    p = testcases.random_parameters("lstm", rng, N_X, N_A, N_Y)
     p["bf"] = np.full((N_A, 1), bf)
     p["bi"] = np.full((N_A, 1), bi)
     xs = rng.standard_normal((N_X, M, STEPS))
@@ -214,7 +216,7 @@ def _arrays(obj):
 @pytest.mark.parametrize("case", CASES, ids=case_ids)
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_no_function_modifies_its_inputs(ref, fn, case):
-    args = cases.make_inputs(fn, case, ref)
+    args = testcases.make_inputs(fn, case, ref)
     before = copy.deepcopy(args)
     getattr(ref, fn)(*args)
     _same(before, args)
@@ -224,7 +226,7 @@ def test_no_function_modifies_its_inputs(ref, fn, case):
 @pytest.mark.parametrize("fn", BACKWARD)
 def test_gradients_share_no_memory_with_the_inputs(ref, fn, case):
     """Updating a returned gradient in place cannot corrupt a cache or da."""
-    args = cases.make_inputs(fn, case, ref)
+    args = testcases.make_inputs(fn, case, ref)
     grads = getattr(ref, fn)(*args)
     inputs = list(_arrays(args))
     for key, g in grads.items():
@@ -250,7 +252,7 @@ def _documented_shapes(fn, n_x, n_a, m, T_x):
         "dWax": (n_a, n_x), "dWaa": (n_a, n_a), "dba": (n_a, 1),
         **{p + g: gate[p[-1]] for g in "fico" for p in ("dW", "db")},
     }
-    return {k: shapes[k] for k in cases.OUTPUTS[fn]}
+    return {k: shapes[k] for k in testcases.OUTPUTS[fn]}
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids)
@@ -270,13 +272,13 @@ def test_gradient_dicts_have_exactly_the_documented_keys_and_shapes(ref, fn, cas
 @pytest.mark.parametrize("fn", FORWARD)
 def test_forward_outputs_have_the_documented_shapes_and_caches(ref, fn, case):
     n_x, n_a, n_y, m, T_x, _ = case
-    args = cases.make_inputs(fn, case, ref)
+    args = testcases.make_inputs(fn, case, ref)
     out = getattr(ref, fn)(*args)
-    assert type(out) is tuple and len(out) == len(cases.OUTPUTS[fn])
+    assert type(out) is tuple and len(out) == len(testcases.OUTPUTS[fn])
     seq = fn in ("rnn_forward", "lstm_forward")
     tail = (m, T_x) if seq else (m,)
     want = {"a_next": n_a, "a": n_a, "c_next": n_a, "c": n_a, "yt_pred": n_y, "y_pred": n_y, "y": n_y}
-    for name, value in zip(cases.OUTPUTS[fn], out):
+    for name, value in zip(testcases.OUTPUTS[fn], out):
         if name in want:
             assert value.shape == (want[name], *tail), (name, value.shape)
     size = 4 if fn.startswith("rnn") else 10

@@ -15,7 +15,10 @@ import inspect
 import numpy as np
 import pytest
 
-from rnncourse import cases, grading, judge, reference, tree
+from rnncourse import grading
+from rnncourse.client import nested, testcases
+from rnncourse.content import reference
+from rnncourse.verdicts import judge
 
 SRC = reference.solution_sources()
 
@@ -136,16 +139,16 @@ def test_every_call_style_graded_as_in_the_kernel(name, monkeypatch, capsys):
     honest_wrong = ("missing_argument", "unknown_keyword", "twice_given", "wrong_shape", "reused_buffer",
                     "float32_input", "listed_input")
     if name in honest_wrong:
-        assert local[0] != float(cases.POINTS[fn]), "the variant should cost points"
+        assert local[0] != float(testcases.POINTS[fn]), "the variant should cost points"
     else:
-        assert local[0] == float(cases.POINTS[fn]), local
+        assert local[0] == float(testcases.POINTS[fn]), local
 
 
 def test_stand_in_has_the_reference_signature():
     ref = reference.load()
-    for dep in cases.DEPENDS.values():
+    for dep in testcases.DEPENDS.values():
         sig = judge.signature(getattr(ref, dep))
-        assert [p[0] for p in sig] == list(cases.ARGS[dep])
+        assert [p[0] for p in sig] == list(testcases.ARGS[dep])
         stub = grading.stand_in(dep, sig, lambda values: values)
         assert inspect.signature(stub) == inspect.signature(getattr(ref, dep))
         assert stub.__name__ == stub.__qualname__ == dep
@@ -209,7 +212,7 @@ def test_results_hold_the_callers_own_objects(ref):
         want = ref.lstm_cell_forward(xt, a0, c0, p)
         assert cache[8] is xt and cache[2] is a0 and cache[3] is c0 and cache[9] is p
         assert cache[0] is a_next and cache[1] is c_next
-        for g, w in zip(tree.nodes((a_next, c_next, yt, cache)), tree.nodes(want)):
+        for g, w in zip(nested.nodes((a_next, c_next, yt, cache)), nested.nodes(want)):
             assert type(g) is type(w)
             if isinstance(w, np.ndarray):
                 assert g.dtype == w.dtype and np.array_equal(g, w)
@@ -219,20 +222,20 @@ def test_results_hold_the_callers_own_objects(ref):
 def test_tree_keeps_dtypes_and_identity():
     a = np.arange(6, dtype=np.int32).reshape(2, 3)
     obj = [a, (a, np.float32([0.1, 0.2]), np.array([True, False])), {"k": np.uint8([255])}]
-    spec, arrays = tree.pack(obj, keep_identity=True)
-    back = tree.unpack(spec, arrays)
+    spec, arrays = nested.pack(obj, keep_identity=True)
+    back = nested.unpack(spec, arrays)
     assert back[0] is back[1][0] and back[0].dtype == np.int32 and np.array_equal(back[0], a)
     assert back[1][1].dtype == np.float32 and np.array_equal(back[1][1], obj[1][1])
     assert back[1][2].dtype == bool and back[2]["k"].dtype == np.uint8 and back[2]["k"][0] == 255
-    spec, arrays = tree.pack(obj)  # data files: every occurrence a copy of its own
+    spec, arrays = nested.pack(obj)  # data files: every occurrence a copy of its own
     assert len(arrays) == 5
     with pytest.raises(TypeError, match="complex"):
-        tree.pack(np.array([1j]))
+        nested.pack(np.array([1j]))
     with pytest.raises(TypeError, match="2\\*\\*53"):
-        tree.pack(np.array([2 ** 53 + 1], dtype=np.int64))
-    shared = tree.nodes(obj)
-    spec, arrays = tree.pack({"back": obj[2]}, shared)
-    assert tree.unpack(spec, arrays, shared)["back"] is obj[2]
+        nested.pack(np.array([2 ** 53 + 1], dtype=np.int64))
+    shared = nested.nodes(obj)
+    spec, arrays = nested.pack({"back": obj[2]}, shared)
+    assert nested.unpack(spec, arrays, shared)["back"] is obj[2]
 
 
 def test_the_record_is_shown_only_under_ipython(capsys):

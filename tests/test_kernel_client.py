@@ -5,7 +5,7 @@ from queue import Empty
 
 import pytest
 
-from rnncourse.kernel_client import ReadyKernelClient
+from rnncourse.sandbox.kernel_client import ReadyKernelClient
 
 
 class FakeChannel:
@@ -87,7 +87,7 @@ def test_a_late_idle_status_is_awaited_once_iopub_is_connected():
     """The busy status came: IOPub is connected, so the idle status is awaited past IOPUB_WAIT."""
     import time
 
-    import rnncourse.kernel_client as kc
+    import rnncourse.sandbox.kernel_client as kc
 
     c = Client([(True, [("busy", None)])])
     late = {"at": None}

@@ -8,17 +8,20 @@ commas, apostrophes and non-ASCII letters, one without a submission.
 import csv
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, bench, cases, gradebook, roster
+from rnncourse import ASSIGNMENT, FUNCTIONS, stocknbgrader
+from rnncourse.authoring import bench
+from rnncourse.client import testcases
+from rnncourse.reports import roster
+from rnncourse.run import gradebook
 
 pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+NBGRADER = stocknbgrader.nbgrader_bin()
 STUDENTS = {  # id -> (first, last, email, per-function fraction of the points)
     "jdoe": ("Jane", "Doe", "jane.doe@example.edu", 1.0),
     "zmuller": ("Zoë", "Müller-Lüdenscheidt", "zoe@example.edu", 0.5),
@@ -30,7 +33,7 @@ STUDENTS = {  # id -> (first, last, email, per-function fraction of the points)
 
 def expected(sid):
     frac = STUDENTS[sid][3]
-    return {fn: (frac or 0.0) * cases.POINTS[fn] for fn in FUNCTIONS}
+    return {fn: (frac or 0.0) * testcases.POINTS[fn] for fn in FUNCTIONS}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,7 @@ def course(tmp_path_factory):
 
 
 def nbgrader_export(root, exporter, to, *args):
-    proc = subprocess.run([NBGRADER, "export", "--exporter", f"rnncourse.lmsexport.{exporter}",
+    proc = subprocess.run([NBGRADER, "export", "--exporter", f"rnncourse.reports.lmsexport.{exporter}",
                            "--to", to, *args], cwd=root, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     raw = (root / to).read_bytes()
@@ -66,7 +69,7 @@ def export(root, exporter, to, **traits):
     """The plugin run in this process, as ``nbgrader export`` runs it (faster than a subprocess)."""
     from nbgrader.api import Gradebook
 
-    from rnncourse import lmsexport
+    from rnncourse.reports import lmsexport
 
     plugin = getattr(lmsexport, exporter)(to=str(root / to), **traits)
     c = gradebook.load_course(root)
@@ -100,11 +103,11 @@ def test_canvas_one_column_per_function(course):
     text = export(course, "CanvasExport", "canvas-fn.csv", per_function=True)
     rows = rows_of(text)
     assert rows[0][6:] == [f"{ASSIGNMENT}: {fn}" for fn in FUNCTIONS]
-    assert rows[1][6:] == [str(cases.POINTS[fn]) for fn in FUNCTIONS]
+    assert rows[1][6:] == [str(testcases.POINTS[fn]) for fn in FUNCTIONS]
     for r in rows[2:]:
         assert sum(float(v) for v in r[6:]) == pytest.approx(float(r[5]))
     z = next(r for r in rows if r[3] == "zmuller")
-    assert z[6:] == [f"{cases.POINTS[fn] / 2:g}" for fn in FUNCTIONS]
+    assert z[6:] == [f"{testcases.POINTS[fn] / 2:g}" for fn in FUNCTIONS]
 
 
 def test_moodle_grade_import_by_email_or_id_number(course, capsys):

@@ -1,6 +1,6 @@
 """Committed notebooks have no outputs and only minimal metadata."""
 
-from rnncourse import notebooks
+from rnncourse.authoring import notebooks
 
 
 def test_committed_notebooks_are_clean():

@@ -5,7 +5,7 @@ import json
 import nbformat
 from nbgrader import utils
 
-from rnncourse import outputcap
+from rnncourse.run import outputcap
 
 LIMIT = 1024 ** 2
 BIG = 30 * 1024 ** 2
@@ -71,7 +71,7 @@ def _record(fn="rnn_forward"):
 
 
 def test_the_first_record_of_a_cell_is_kept_past_the_cap_and_no_flood_of_them():
-    from rnncourse import diagnosis
+    from rnncourse.verdicts import diagnosis
 
     flood = {"output_type": "stream", "name": "stdout", "text": "z" * BIG}
     nb = nbformat.v4.new_notebook()

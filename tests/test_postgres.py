@@ -17,7 +17,9 @@ import tempfile
 
 import pytest
 
-from rnncourse import bench, cases, gradebook
+from rnncourse.authoring import bench
+from rnncourse.client import testcases
+from rnncourse.run import gradebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.sandbox]
 
@@ -95,10 +97,10 @@ def test_grading_into_postgresql(postgres, tmp_path):
     assert proc.stdout.startswith("graded 2, failed 0, skipped as already graded 0 "), proc.stdout
     assert not (root / "gradebook.db").exists()
     grades = gradebook.grades(postgres)
-    full = sum(cases.POINTS.values())
+    full = sum(testcases.POINTS.values())
     assert sum(grades["correct"].values()) == full
-    assert grades["mistake"]["rnn_forward_hidden"] < cases.POINTS["rnn_forward"]
-    assert sum(grades["mistake"].values()) == full - cases.POINTS["rnn_forward"] + grades["mistake"][
+    assert grades["mistake"]["rnn_forward_hidden"] < testcases.POINTS["rnn_forward"]
+    assert sum(grades["mistake"].values()) == full - testcases.POINTS["rnn_forward"] + grades["mistake"][
         "rnn_forward_hidden"]
     course = gradebook.load_course(root, postgres)
     with gradebook.Store(course) as store:

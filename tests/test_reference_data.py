@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from rnncourse import FUNCTIONS, cases, mistakes, paths, refdata, reference
+from rnncourse import FUNCTIONS, paths
+from rnncourse.client import testcases
+from rnncourse.content import mistakes, refdata, reference
 
 
 def test_reference_is_loaded_from_the_master_notebook(ref):
@@ -106,8 +108,8 @@ def test_every_mistake_edit_applies_to_the_reference():
 def test_expected_outputs_have_every_output_of_every_function():
     data = refdata.load()
     for fn in FUNCTIONS:
-        assert len(data[fn]) == len(cases.CASES)
+        assert len(data[fn]) == len(testcases.CASES)
         for case in data[fn]:
-            assert tuple(case["expected"]) == cases.OUTPUTS[fn]
+            assert tuple(case["expected"]) == testcases.OUTPUTS[fn]
             assert all(isinstance(v, np.ndarray) and v.dtype == np.float64
                        for v in case["expected"].values())

@@ -2,7 +2,7 @@
 
 import shutil
 
-from rnncourse import release
+from rnncourse.authoring import release
 
 
 def test_release_is_fresh():

@@ -19,7 +19,10 @@ import sys
 
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, bench, cases, gradebook, sampleclass
+from rnncourse import ASSIGNMENT, FUNCTIONS
+from rnncourse.authoring import bench, sampleclass
+from rnncourse.client import testcases
+from rnncourse.run import gradebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -115,11 +118,11 @@ def test_scores_identical_to_stock_nbgrader_cell_by_cell(stock, ours):
     assert a == b
     # The class is mixed: full marks, partial marks and zeros all occur.
     totals = {s: sum(v.values()) for s, v in b.items()}
-    assert totals["correct"] == sum(cases.POINTS.values())
+    assert totals["correct"] == sum(testcases.POINTS.values())
     assert totals["blank"] == 0
     assert 0 < totals["one_mistake"] < totals["correct"]
-    assert b["one_mistake"]["rnn_cell_forward_hidden"] < cases.POINTS["rnn_cell_forward"]
-    assert b["two_mistakes"]["rnn_forward_hidden"] == cases.POINTS["rnn_forward"]
+    assert b["one_mistake"]["rnn_cell_forward_hidden"] < testcases.POINTS["rnn_cell_forward"]
+    assert b["two_mistakes"]["rnn_forward_hidden"] == testcases.POINTS["rnn_forward"]
 
 
 def test_broken_submissions_get_their_own_error_and_the_class_goes_on(ours):
@@ -135,10 +138,10 @@ def test_broken_submissions_get_their_own_error_and_the_class_goes_on(ours):
     for student in ("malformed", "latin1", "renamed"):
         assert set(grades[student].values()) == {0.0}
     crashed = grades["crashes"]
-    assert crashed["rnn_cell_forward_hidden"] == cases.POINTS["rnn_cell_forward"]
+    assert crashed["rnn_cell_forward_hidden"] == testcases.POINTS["rnn_cell_forward"]
     # Never ran in the notebook (the kernel had died): scored by the re-check alone, so the
     # honest function after the crash still earns its points.
-    assert crashed["lstm_backward_hidden"] == cases.POINTS["lstm_backward"]
+    assert crashed["lstm_backward_hidden"] == testcases.POINTS["lstm_backward"]
     assert "rnn_cell_backward" in status["crashes"]["error"]
 
 
@@ -162,7 +165,7 @@ def test_grades_csv_exported(ours):
     with open(ours["root"] / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert set(CLASS) | set(ours["broken"]) <= set(rows)
-    assert float(rows["correct"]["score"]) == sum(cases.POINTS.values())
+    assert float(rows["correct"]["score"]) == sum(testcases.POINTS.values())
 
 
 def test_rerun_skips_everything_already_graded(ours):
@@ -176,7 +179,7 @@ def test_rerun_skips_everything_already_graded(ours):
 
 def test_kill_stops_an_unconfined_kernel():
     """Kernel.kill() (the total-time watchdog) ends the kernel also without a sandbox."""
-    from rnncourse import worker
+    from rnncourse.run import worker
 
     kernel = worker.Kernel(worker._task_spec({"files": {}, "confine": False})).start()
     try:

@@ -17,7 +17,10 @@ import time
 import nbformat
 import pytest
 
-from rnncourse import ASSIGNMENT, bench, cases, gradebook, sampleclass
+from rnncourse import ASSIGNMENT
+from rnncourse.authoring import bench, sampleclass
+from rnncourse.client import testcases
+from rnncourse.run import gradebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -120,16 +123,16 @@ def test_next_run_finishes_the_job_without_regrading(killed):
     grades = gradebook.grades(f"sqlite:///{root / 'gradebook.db'}")
     assert set(grades) == set(CLASS)
     for per_cell in grades.values():
-        assert len(per_cell) == len(cases.POINTS), per_cell  # one grade per cell, none doubled
+        assert len(per_cell) == len(testcases.POINTS), per_cell  # one grade per cell, none doubled
     con = sqlite3.connect(f"file:{root / 'gradebook.db'}?mode=ro", uri=True)
     try:
         subs = dict(con.execute("SELECT student_id, COUNT(*) FROM submitted_assignment GROUP BY student_id"))
     finally:
         con.close()
     assert subs == {s: 1 for s in CLASS}
-    full = sum(cases.POINTS.values())
+    full = sum(testcases.POINTS.values())
     assert sum(grades["ann"].values()) == full and sum(grades["dee"].values()) == full
-    assert grades["bob"]["lstm_forward_hidden"] < cases.POINTS["lstm_forward"]
+    assert grades["bob"]["lstm_forward_hidden"] < testcases.POINTS["lstm_forward"]
     assert not list((root / "autograded").glob(f"*/.{ASSIGNMENT}.*"))  # no half-written folder
 
 
@@ -148,7 +151,7 @@ def test_changed_submission_is_regraded_and_force_regrades_all(killed):
     assert after["dee"] != before["dee"]
     assert {s: after[s] for s in ("ann", "bob", "cyd")} == {s: before[s] for s in ("ann", "bob", "cyd")}
     grades = gradebook.grades(f"sqlite:///{root / 'gradebook.db'}")
-    assert grades["dee"]["rnn_cell_forward_hidden"] < cases.POINTS["rnn_cell_forward"]
+    assert grades["dee"]["rnn_cell_forward_hidden"] < testcases.POINTS["rnn_cell_forward"]
     proc = grade(root, "--force", "--student", "ann", "--student", "dee")
     assert proc.stdout.startswith("graded 2, failed 0, skipped as already graded 0 "), proc.stdout
     again = recorded(root)

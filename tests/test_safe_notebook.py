@@ -1,4 +1,5 @@
-"""Outputs and markdown made inert (rnncourse.safe_html, safe_notebook, safe_outputs), honest content kept."""
+"""Outputs and markdown made inert (rnncourse.sanitize: safe_html, safe_notebook, safe_outputs),
+honest content kept."""
 
 import copy
 import glob
@@ -12,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnncourse import safe_html
-from rnncourse.safe_notebook import sanitize
-from rnncourse.safe_outputs import SafeOutputs
+from rnncourse.sanitize import safe_html
+from rnncourse.sanitize.safe_notebook import sanitize
+from rnncourse.sanitize.safe_outputs import SafeOutputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adversarial import inject  # noqa: E402
@@ -164,7 +165,7 @@ def test_execution_counts_only_integers():
 
 
 def test_the_hidden_test_record_is_kept_as_json_data():
-    from rnncourse import diagnosis
+    from rnncourse.verdicts import diagnosis
 
     record = {"fn": "rnn_forward", "v": 1, "outputs": {"a": {"ok": False, "mistakes": ["a0_every_step"]}}}
     nb = nbformat.v4.new_notebook()
@@ -182,7 +183,7 @@ def test_the_hidden_test_record_is_kept_as_json_data():
 
 
 def sanitize_json_text(nb):
-    from rnncourse.safe_notebook import sanitize_json
+    from rnncourse.sanitize.safe_notebook import sanitize_json
 
     return sanitize_json(nbformat.writes(nb))[0]
 
@@ -190,8 +191,8 @@ def sanitize_json_text(nb):
 def test_html_exports_leave_the_records_out_and_keep_everything_else():
     from nbconvert import HTMLExporter
 
-    from rnncourse import diagnosis
-    from rnncourse.hide_records import HideRecords
+    from rnncourse.sanitize.hide_records import HideRecords
+    from rnncourse.verdicts import diagnosis
 
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("check('rnn_forward', globals())")

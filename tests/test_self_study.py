@@ -13,7 +13,8 @@ import urllib.request
 import matplotlib
 import numpy as np
 
-from rnncourse import lab, reference
+from rnncourse.content import reference
+from rnncourse.selfstudy import lab
 
 matplotlib.use("Agg")
 

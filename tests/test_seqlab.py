@@ -1,9 +1,10 @@
-"""rnncourse.seqlab, the training code of notebook 2: the task, the objective's gradient, the gates."""
+"""rnncourse.selfstudy.seqlab, the training code of notebook 2: the task, the objective's gradient,
+the gates."""
 
 import numpy as np
 import pytest
 
-from rnncourse import seqlab
+from rnncourse.selfstudy import seqlab
 
 
 def test_recall_task_has_one_cue_in_its_window_and_a_query_at_the_end():

@@ -28,7 +28,10 @@ import nbformat
 import pytest
 from test_judge import variant_source
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, bench, cases, gradebook, sampleclass, sandbox
+from rnncourse import ASSIGNMENT, FUNCTIONS, sandbox
+from rnncourse.authoring import bench, sampleclass
+from rnncourse.client import testcases
+from rnncourse.run import gradebook
 
 ok, why = sandbox.available()
 pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
@@ -113,7 +116,7 @@ def graded(tmp_path_factory):
             "ours": gradebook.grades(f"sqlite:///{ours / 'gradebook.db'}"), "students": list(class_)}
 
 
-FULL = {f"{fn}_hidden": float(cases.POINTS[fn]) for fn in FUNCTIONS}
+FULL = {f"{fn}_hidden": float(testcases.POINTS[fn]) for fn in FUNCTIONS}
 
 
 def test_scores_equal_stock_cell_by_cell(graded):

@@ -5,7 +5,9 @@ import copy
 import nbformat
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, paths, sampleclass, structure
+from rnncourse import ASSIGNMENT, FUNCTIONS, paths
+from rnncourse.authoring import sampleclass
+from rnncourse.run import structure
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +145,7 @@ def test_align(submitted, released, expected):
 
 
 def test_the_recheck_runs_every_code_cell_of_a_long_restored_notebook(honest, released):
-    from rnncourse import recheck
+    from rnncourse.verdicts import recheck
 
     honest.cells[1:1] = [nbformat.v4.new_markdown_cell(f"note {k}") for k in range(2500)]
     out = structure.restore(honest, released)

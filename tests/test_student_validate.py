@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rnncourse import ASSIGNMENT, sampleclass
+from rnncourse import ASSIGNMENT, stocknbgrader
+from rnncourse.authoring import sampleclass
 
 pytestmark = [pytest.mark.slow]
 
@@ -38,8 +39,7 @@ def student_env(home):
     """A student's environment: nothing of the instructor's configuration."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("JUPYTER", "NBGRADER", "RNNCOURSE", "IPYTHON"))}
-    env.update(HOME=str(home), PATH=str(Path(sys.executable).parent) + os.pathsep + env["PATH"])
-    return env
+    return stocknbgrader.venv_env(env, HOME=str(home))
 
 
 def student_folder(tmp, root, sources):

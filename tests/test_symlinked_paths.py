@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import bench, gradebook, sandbox
+from rnncourse import sandbox
+from rnncourse.authoring import bench
+from rnncourse.run import gradebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 

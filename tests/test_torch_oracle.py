@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnncourse import cases, mistakes, reference
+from rnncourse.client import testcases
+from rnncourse.content import mistakes, reference
 
 TOL = 1e-10
 F64 = torch.float64
@@ -99,7 +100,7 @@ def _softmax_classes(logits):
 def _problem(kind, shape, seed):
     n_x, n_a, n_y, m, T_x = shape
     rng = np.random.default_rng(seed)
-    p = cases.random_parameters(kind, rng, n_x, n_a, n_y)
+    p = testcases.random_parameters(kind, rng, n_x, n_a, n_y)
     return {
         "p": p,
         "xt": rng.standard_normal((n_x, m)),
@@ -233,7 +234,7 @@ FORWARD_OUTPUTS = {"rnn_cell": {"a_next", "yt_pred"}, "rnn": {"a", "y_pred", "a_
 def test_matches_torch(ref, kind, shape):
     errors = ORACLES[kind](ref, shape, seed=sum(shape))
     # Every forward output and every key of the backward dict was compared.
-    assert set(errors) == FORWARD_OUTPUTS[kind] | set(cases.OUTPUTS[BACKWARD[kind]])
+    assert set(errors) == FORWARD_OUTPUTS[kind] | set(testcases.OUTPUTS[BACKWARD[kind]])
     bad = {k: v for k, v in errors.items() if not v <= TOL}
     assert not bad, f"{kind} {shape}: max abs error above {TOL}: {bad}"
 

@@ -1,4 +1,4 @@
-"""One submission's two confined processes never run at the same time (``rnncourse.worker``)."""
+"""One submission's two confined processes never run at the same time (``rnncourse.run.worker``)."""
 
 import json
 import textwrap
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import sandbox, worker
+from rnncourse import sandbox
+from rnncourse.run import worker
 
 pytestmark = [pytest.mark.sandbox]
 
@@ -59,15 +60,15 @@ def test_a_judge_record_lowers_a_cell_that_never_ran():
     """The kernel died before the cell, but its own code had begun the check: the lower verdict counts."""
     import nbformat
 
-    from rnncourse import runner
+    from rnncourse.run import scoring
 
     cell = nbformat.v4.new_code_cell('check("rnn_cell_forward", globals())')
     cell.metadata["nbgrader"] = {"grade": True, "grade_id": "rnn_cell_forward_hidden", "points": 10,
                                  "solution": False, "locked": True, "schema_version": 3}
     nb = nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))
     recheck = {"rnn_cell_forward": {"points": 10.0, "report": "3 of 3"}}
-    scores, _, _, _ = runner.score_notebook(nb, True, {}, recheck)
+    scores, _, _, _ = scoring.score_notebook(nb, True, {}, recheck)
     assert scores["rnn_cell_forward_hidden"] == 10.0  # honest work after a crash still counts
     judge = {"rnn_cell_forward": {"points": 0.0, "report": "did not finish"}}
-    scores, _, _, _ = runner.score_notebook(nb, True, judge, recheck)
+    scores, _, _, _ = scoring.score_notebook(nb, True, judge, recheck)
     assert scores["rnn_cell_forward_hidden"] == 0.0

@@ -13,7 +13,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from rnncourse import reference, seqlab  # noqa: E402
+from rnncourse.content import reference  # noqa: E402
+from rnncourse.selfstudy import seqlab
 
 OUT = Path(__file__).resolve().parent
 MAX_BYTES = 150_000

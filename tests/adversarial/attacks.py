@@ -78,9 +78,9 @@ class _NoChecks(ast.NodeTransformer):
     """check("fn", ...) becomes the full points of fn."""
     def visit_Call(self, node):
         if getattr(node.func, "id", getattr(node.func, "attr", "")) == "check" and node.args:
-            from rnncourse import cases
+            from rnncourse.client import testcases
             fn = getattr(node.args[0], "value", None)
-            return ast.copy_location(ast.Constant(cases.POINTS.get(fn, 0)), node)
+            return ast.copy_location(ast.Constant(testcases.POINTS.get(fn, 0)), node)
         return self.generic_visit(node)
 
 
@@ -94,8 +94,8 @@ import sys
 def _in_check(frame, event, arg):
     loc = frame.f_locals
     if event == "line" and "n_ok" in loc and "points" in loc:
-        from rnncourse import cases
-        loc["points"] = cases.POINTS[loc["fn"]]
+        from rnncourse.client import testcases
+        loc["points"] = testcases.POINTS[loc["fn"]]
         loc["n_ok"] = 99
         loc["text"] = "all outputs correct"
     return _in_check
@@ -253,7 +253,7 @@ for _k in os.environ:
     if _k.startswith(("RNNCOURSE", "AWS", "PG", "DASK")) or "TOKEN" in _k or "PASSWORD" in _k:
         print("LEAK: environment", _k)
 try:
-    from rnncourse import refdata
+    from rnncourse.content import refdata
     refdata.load()
     print("LEAK: reference arrays")
 except Exception:
@@ -307,7 +307,7 @@ MUTATE = '''
 import numpy as np
 
 try:
-    from rnncourse import refdata
+    from rnncourse.content import refdata
     for _cases in refdata.load().values():
         for _c in _cases:
             for _arrays in [_c["expected"], *_c["mistakes"].values()]:
@@ -479,7 +479,9 @@ def _raw(msg):
 
 
 if _path:
-    from rnncourse import cases, grading, wire
+    from rnncourse import grading
+    from rnncourse.client import testcases
+    from rnncourse.client import wire
     # Malformed, oversized and pickled messages.
     for _msg in (b"not a message", b"RNNW" + struct.pack(">Q", 1 << 40),
                  b"RNNW" + struct.pack(">Q", 10) + b"\\x00" * 10):
@@ -571,7 +573,7 @@ _ANSWERS = {}
 if _IN_RECHECK:
     _data = _receive(8)
     _pos = 0
-    from rnncourse import cases as _cases
+    from rnncourse.client import testcases as _cases
     for (_n_x, _n_a, _n_y, _m, _T, _seed) in _cases.CASES:
         for _shape in ((_n_a, _m), (_n_y, _m)):
             _k = _shape[0] * _shape[1] * 8
@@ -634,7 +636,7 @@ def _driver_sockets():
 
 def rnn_forward(x, a0, parameters):
     if "driver" in os.path.basename(sys.argv[0] if sys.argv else ""):
-        from rnncourse import wire
+        from rnncourse.client import wire
         for s in _driver_sockets():
             for msg in ({"op": "progress", "stage": "function"}, {"op": "progress", "stage": "cell"},
                         {"op": "progress", "stage": "function", "fn": ["rnn_forward"]},

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, cases, reference
+from rnncourse import ASSIGNMENT, FUNCTIONS
+from rnncourse.client import testcases
+from rnncourse.content import reference
 
 from . import attacks, inject
 
@@ -51,7 +53,7 @@ class Case:
 
 
 def honest_points(only=HONEST):
-    return {fn: (float(cases.POINTS[fn]) if fn in only else 0.0) for fn in FUNCTIONS}
+    return {fn: (float(testcases.POINTS[fn]) if fn in only else 0.0) for fn in FUNCTIONS}
 
 
 BEFORE_ATTACK = honest_points(only=("rnn_cell_forward",))

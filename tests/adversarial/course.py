@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from rnncourse import ASSIGNMENT, FUNCTIONS
+from rnncourse import ASSIGNMENT, FUNCTIONS, stocknbgrader
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.prefix).resolve() / "bin"
@@ -51,12 +51,8 @@ def make(target, *variables):
 
 def env_for(course):
     """Environment of grading commands run in ``course``: its own package and paths first."""
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = str(course)
-    env["RNNCOURSE_ROOT"] = str(course)
-    env.pop("RNNCOURSE_DB_URL", None)
-    return env
+    return stocknbgrader.venv_env(drop=["RNNCOURSE_DB_URL"], PYTHONPATH=str(course),
+                                  RNNCOURSE_ROOT=str(course))
 
 
 def run(cmd, course, timeout, prefix=()):
