@@ -75,7 +75,7 @@ Haswell 671, 1.8e-15)."""
                     reason="OPENBLAS_CORETYPE chooses among x86-64 kernels")
 def test_reference_arrays_from_another_blas_kernel_pass(tmp_path):
     code = ("import json, sys, threadpoolctl\n"
-            "from rnncourse import refdata\n"
+            "from rnncourse.content import refdata\n"
             "refdata.write(sys.argv[1])\n"
             "print(json.dumps([i.get('architecture') for i in threadpoolctl.threadpool_info()"
             " if i.get('internal_api') == 'openblas']))\n")
