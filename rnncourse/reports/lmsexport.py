@@ -88,6 +88,16 @@ class _Base(ExportPlugin):
     def warn(self, text):
         print(f"export: {text}", file=sys.stderr)
 
+    def _grade_cells(self, gradebook, assignments, student_id):
+        """A student's grade columns: each assignment's score, then one per function if asked (0 if none)."""
+        cells = []
+        for a in assignments:
+            score, per_fn, _ = self.scores(gradebook, a, student_id)
+            cells.append(_num(score or 0.0))
+            if self.per_function and a.name == ASSIGNMENT:
+                cells += [_num((per_fn or {}).get(fn, 0.0)) for fn in FUNCTIONS]
+        return cells
+
 
 class CanvasExport(_Base):
     """Canvas's gradebook import CSV."""
@@ -117,12 +127,7 @@ class CanvasExport(_Base):
             if not p.lms_user_id and not p.sis_user_id and not p.sis_login_id:
                 unidentified.append(s.id)
             row = [name, p.lms_user_id, p.sis_user_id, p.sis_login_id or s.id, p.section]
-            for a in assignments:
-                score, per_fn, _ = self.scores(gradebook, a, s.id)
-                row.append(_num(score or 0.0))
-                if self.per_function and a.name == ASSIGNMENT:
-                    row += [_num((per_fn or {}).get(fn, 0.0)) for fn in FUNCTIONS]
-            rows.append(row)
+            rows.append(row + self._grade_cells(gradebook, assignments, s.id))
         if unidentified:
             self.warn(f"{len(unidentified)} students have no Canvas ID (import the roster with make "
                       f"roster): their SIS Login ID is their nbgrader id: {', '.join(unidentified[:10])}")
@@ -158,12 +163,7 @@ class MoodleExport(_Base):
                 unkeyed.append(s.id)
             vals = {"Email address": p.email, "ID number": idnumber}
             row = [vals[c] for c in ident] + [p.first_name, p.last_name]
-            for a in assignments:
-                score, per_fn, _ = self.scores(gradebook, a, s.id)
-                row.append(_num(score or 0.0))
-                if self.per_function and a.name == ASSIGNMENT:
-                    row += [_num((per_fn or {}).get(fn, 0.0)) for fn in FUNCTIONS]
-            rows.append(row)
+            rows.append(row + self._grade_cells(gradebook, assignments, s.id))
         if unkeyed:
             self.warn(f"{len(unkeyed)} students have no {'email' if self.key == 'email' else 'ID number'}"
                       f" (Moodle cannot match their rows; import the roster with make roster): "

@@ -4,16 +4,20 @@ import os
 import tempfile
 
 
-def make_memory_cgroup(name, limits):
-    """A memory cgroup (v1 or v2) capped at ``limits.memory_total``; its path, or None."""
+def _own_cgroups():
+    """``(controllers, path)`` of every hierarchy this process belongs to (``/proc/self/cgroup``)."""
     try:
         with open("/proc/self/cgroup") as f:
             lines = f.read().splitlines()
     except OSError:
-        return None
+        return []
+    return [tuple(line.split(":", 2)[1:]) for line in lines if line.count(":") >= 2]
+
+
+def make_memory_cgroup(name, limits):
+    """A memory cgroup (v1 or v2) capped at ``limits.memory_total``; its path, or None."""
     found = None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
+    for controllers, path in _own_cgroups():
         if "memory" in controllers.split(","):
             found = (os.path.join("/sys/fs/cgroup/memory", path.lstrip("/")), "memory.limit_in_bytes")
             break
@@ -81,14 +85,8 @@ def make_cpu_cgroup(name, limits, memory_group):
             return memory_group
         except OSError:
             return None
-    try:
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
     base = None
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
+    for controllers, path in _own_cgroups():
         if "cpu" in controllers.split(","):
             for mount in ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"):
                 if os.path.exists(os.path.join(mount, "cpu.cfs_quota_us")):
