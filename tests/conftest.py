@@ -39,3 +39,31 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where tests needing root or a service must run: {reason}"
+
+
+@pytest.fixture(scope="session")
+def graded_seed(tmp_path_factory):
+    """The shared sample class (``tests/gradedclass.py``) submitted in a scratch course."""
+    import gradedclass
+
+    return gradedclass.make_seed(tmp_path_factory.mktemp("graded-class") / "seed")
+
+
+@pytest.fixture(scope="session")
+def stock_graded(graded_seed):
+    """The shared class graded by stock nbgrader, with feedback and grades.csv (read only)."""
+    import gradedclass
+
+    return gradedclass.grade_stock(graded_seed, graded_seed.parent / "stock")
+
+
+@pytest.fixture(scope="session")
+def ours_graded(graded_seed):
+    """The shared class graded by ``make grade`` (confined), with feedback (read only)."""
+    import gradedclass
+
+    from rnncourse import sandbox
+
+    if not sandbox.available()[0] and os.environ.get("CI") != "true":
+        pytest.skip("confinement is not available on this machine")
+    return gradedclass.grade_ours(graded_seed, graded_seed.parent / "ours")

@@ -1,33 +1,34 @@
 """``make report`` on a class whose mistakes are known, graded by stock nbgrader and by ``make grade``.
 
-Every student of :func:`rnncourse.authoring.sampleclass.mixed_students` makes one catalogued
+The class is the shared one of ``tests/gradedclass.py``: every student of
+:func:`rnncourse.authoring.sampleclass.mixed_students` makes one catalogued
 mistake in each function (student k the k-th mistake), so together they plant
-every mistake of the catalogue; a correct student, a blank notebook and a cell
-that never returns complete the class. Both graders grade a copy; the report of
+every mistake of the catalogue; a correct student, one and two typical mistakes,
+a blank notebook and a cell that never returns complete the class. Both graders
+grade it once per session (the ``stock_graded`` and ``ours_graded`` fixtures);
+the report runs on a copy of each that keeps only the records; the report of
 each must count every planted mistake in its function for exactly the students
-who made it, and the two reports must agree. About 90 s on the 2-core machine.
+who made it, and the two reports must agree.
 """
 
 import csv
 import html
 import json
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
 
+import gradedclass
 import pytest
 
 from rnncourse import FUNCTIONS
-from rnncourse.authoring import bench, sampleclass
 from rnncourse.content import mistakes
 from rnncourse.reports import classreport
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
-CLASS = {"correct": [], "blank": None, "hangs": "hang", **sampleclass.mixed_students()}
-TIMEOUT = 5
+CLASS = gradedclass.CLASS
 
 
 def planted():
@@ -51,36 +52,25 @@ def read_csv(path):
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory):
-    return bench.make_course(tmp_path_factory.mktemp("report") / "seed", CLASS, timeout=TIMEOUT)
-
-
-@pytest.fixture(scope="module")
-def stock(seed):
-    root = bench.clone_course(seed, seed.parent / "stock")
-    _, proc = bench.run_stock(root)
-    for student in re.findall(r"error processing assignment '\w+' for student '(\w+)'", proc.stderr):
-        _, proc = bench.run_stock(root, ("--student", student, "--force"))  # busy machine: once more
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    shutil.rmtree(root / "submitted")  # the report reads records only, never the submissions
+def stock(stock_graded, tmp_path_factory):
+    # The report reads records only, never the submissions.
+    root = gradedclass.copy_graded(stock_graded.root, tmp_path_factory.mktemp("report") / "stock",
+                                   leave_out=("submitted",))
     proc = report_cli(root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return root
 
 
 @pytest.fixture(scope="module")
-def ours(seed):
-    from test_runner import grade_cli
-
-    root = bench.clone_course(seed, seed.parent / "ours")
-    proc = grade_cli(root, "--workers", "2")
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+def ours(ours_graded, tmp_path_factory):
+    proc = ours_graded.proc
     # make grade prints the class's scores per student and function, and where grades.csv is.
     assert f"Scores per student and function ({len(CLASS)} students)" in proc.stdout
     assert next(ln for ln in proc.stdout.splitlines() if ln.startswith("correct")).split()[-1] == "100"
-    assert f"grades.csv: {root / 'grades.csv'}" in proc.stdout
-    shutil.rmtree(root / "submitted")
-    shutil.rmtree(root / "autograded")  # make grade's verdicts are in the gradebook itself
+    assert f"grades.csv: {ours_graded.root / 'grades.csv'}" in proc.stdout
+    # make grade's verdicts are in the gradebook itself: no submission, no autograded notebook.
+    root = gradedclass.copy_graded(ours_graded.root, tmp_path_factory.mktemp("report") / "ours",
+                                   leave_out=("submitted", "autograded", "feedback"))
     proc = report_cli(root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return root

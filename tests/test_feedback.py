@@ -8,31 +8,18 @@ the student's own cells, e.g. a failing visible test, stay as IPython shows them
 """
 
 import html
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from rnncourse import ASSIGNMENT, FUNCTIONS, sandbox
-from rnncourse.authoring import bench
+from rnncourse import ASSIGNMENT, FUNCTIONS
 from rnncourse.content import mistakes
 from rnncourse.verdicts import diagnosis
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
-NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
-CLASS = {"correct": [], "bias_forgotten": [("rnn_cell_forward", "bias_forgotten")], "blank": None}
-TIMEOUT = 10
 MESSAGE = next(m.message for m in mistakes.MISTAKES if m.label == "bias_forgotten")
-
-
-def env_for(root):
-    env = dict(os.environ)
-    env.pop("RNNCOURSE_DB_URL", None)
-    return env
 
 
 def feedback_text(root, student):
@@ -42,23 +29,9 @@ def feedback_text(root, student):
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory):
-    return bench.make_course(tmp_path_factory.mktemp("feedback") / "seed", CLASS, timeout=TIMEOUT)
-
-
-def generate_feedback(root):
-    proc = subprocess.run([NBGRADER, "generate_feedback", ASSIGNMENT, "--force"], cwd=root,
-                          env=env_for(root), check=True, capture_output=True, text=True)
-    (root / "generate_feedback.log").write_text(proc.stdout + proc.stderr)
-    return root
-
-
-@pytest.fixture(scope="module")
-def stock_run(seed):
-    root = bench.clone_course(seed, seed.parent / "stock")
-    proc = subprocess.run([NBGRADER, "autograde", ASSIGNMENT, "--force"], cwd=root,
-                          env=env_for(root), check=True, capture_output=True, text=True)
-    return generate_feedback(root), proc.stderr
+def stock_run(stock_graded):
+    """The shared class (``tests/gradedclass.py``) graded by stock nbgrader, and what it printed."""
+    return stock_graded.root, stock_graded.stderr
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +48,9 @@ HARMLESS = re.compile(r"Attribute 'checksum' for cell (\w+)_hidden has changed!"
 
 
 @pytest.fixture(scope="module")
-def ours(seed):
-    if not sandbox.available() and os.environ.get("CI") != "true":
-        pytest.skip("confinement is not available on this machine")
-    root = bench.clone_course(seed, seed.parent / "ours")
-    proc = subprocess.run([sys.executable, "-m", "rnncourse.cli", "grade", "--root", str(root),
-                           "--no-progress", "--workers", "1"], cwd=root, env=env_for(root),
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    return generate_feedback(root)
+def ours(ours_graded):
+    """The shared class graded by ``make grade`` (confined), then stock generate_feedback."""
+    return ours_graded.root
 
 
 def leaks(text, root):

@@ -1,7 +1,8 @@
 """The graded course through stock nbgrader: a sample class in a scratch copy of the course.
 
-One module-scoped run of generate_assignment, autograde and generate_feedback;
-the tests read its gradebook, autograded notebooks and feedback.
+The class of ``tests/gradedclass.py``, graded once per session by stock autograde, then
+generate_feedback and export (the ``stock_graded`` fixture); the tests read its gradebook,
+autograded notebooks and feedback.
 """
 
 import os
@@ -10,40 +11,40 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gradedclass
 import numpy as np
 import pytest
 
 from rnncourse import ASSIGNMENT, FUNCTIONS
-from rnncourse.authoring import demo, sampleclass, scratchcourse
+from rnncourse.authoring import demo, sampleclass
 from rnncourse.client import testcases
 from rnncourse.content import mistakes, refdata
 
 pytestmark = [pytest.mark.slow]
 
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
-TIMEOUT = 5  # per cell, so the hanging student costs seconds, not the course's 30
 
 
-def run(root, *args, check=True):
+def start(root, *args):
+    """Start ``nbgrader ARGS`` in ``root`` (with its own gradebook); :func:`finish` waits for it."""
     env = dict(os.environ, RNNCOURSE_DB_URL=f"sqlite:///{root / 'gradebook.db'}")
-    proc = subprocess.run([NBGRADER, *args], cwd=root, capture_output=True, text=True, env=env)
+    return subprocess.Popen([NBGRADER, *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def finish(proc, check=True):
+    stdout, stderr = proc.communicate()
     if check and proc.returncode != 0:
-        raise AssertionError(f"nbgrader {args} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
+        raise AssertionError(f"nbgrader {proc.args[1:]} failed:\n{stdout}\n{stderr}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, root):
-    tmp = tmp_path_factory.mktemp("course")
-    scratchcourse.copy_course(tmp, ("source",), root)
-    run(tmp, "generate_assignment", ASSIGNMENT, "--force")
-    students = {"correct": [], "blank": None, "hangs": "hang", **sampleclass.mixed_students()}
-    sampleclass.write_class(tmp / "submitted", students)
-    run(tmp, "autograde", ASSIGNMENT, "--force", f"--ExecutePreprocessor.timeout={TIMEOUT}")
-    run(tmp, "generate_feedback", ASSIGNMENT, "--force")
-    run(tmp, "export", "--to", str(tmp / "grades.csv"))
-    scores = demo.scores(f"sqlite:///{tmp / 'gradebook.db'}", list(students))
-    return {"root": tmp, "students": students, "scores": scores}
+def course(stock_graded):
+    root = stock_graded.root
+    students = gradedclass.CLASS
+    scores = demo.scores(f"sqlite:///{root / 'gradebook.db'}", list(students))
+    return {"root": root, "students": students, "scores": scores}
 
 
 def test_correct_solution_earns_full_marks(course):
@@ -88,14 +89,14 @@ def test_no_graded_cell_wrote_to_stderr_for_honest_work(course):
 
 
 def test_validate_passes_on_the_correct_solution_and_the_master(course, root):
-    ok = run(course["root"], "validate",
-             str(course["root"] / "submitted" / "correct" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+    submitted = course["root"] / "submitted"
+    # Three independent validations, run side by side (each mostly waits on its own kernel).
+    ok = start(course["root"], "validate", str(submitted / "correct" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+    master = start(root, "validate", str(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+    blank = start(course["root"], "validate", str(submitted / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
+    ok, master, blank = finish(ok), finish(master), finish(blank, check=False)
     assert "Success!" in ok.stdout, ok.stdout
-    master = run(root, "validate", str(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
     assert "Success!" in master.stdout, master.stdout
-    blank = run(course["root"], "validate",
-                str(course["root"] / "submitted" / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-                check=False)
     assert "Success!" not in blank.stdout
 
 

@@ -1,49 +1,30 @@
 """``make grade`` against stock ``nbgrader autograde`` on a mixed class, and broken submissions.
 
-One scratch course holds a mixed class (correct, typical mistakes, blank, a
-cell that never returns); stock nbgrader and the runner each grade a copy of
-it. The runner's copy also gets broken submissions (malformed JSON, non-UTF-8
-bytes, a renamed notebook, a kernel that dies), which must each get their own
-clear error without stopping the others.
-About 65 s on the 2-core machine (stock grading is most of it).
+A mixed class (correct, typical mistakes, blank, a cell that never returns) of
+the shared sample class (``tests/gradedclass.py``): stock nbgrader's grading of it
+is the session's ``stock_graded``; the runner grades a copy of these students
+with broken submissions beside them (malformed JSON, non-UTF-8 bytes, a renamed
+notebook, a kernel that dies), which must each get their own clear error without
+stopping the others.
 """
 
 import csv
 import json
-import os
-import re
 import sqlite3
 import stat
-import subprocess
-import sys
 
+import gradedclass
 import pytest
 
 from rnncourse import ASSIGNMENT, FUNCTIONS
-from rnncourse.authoring import bench, sampleclass
+from rnncourse.authoring import sampleclass
 from rnncourse.client import testcases
 from rnncourse.run import gradebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
-CLASS = {
-    "correct": [],
-    "one_mistake": [("rnn_cell_forward", "bias_forgotten")],
-    "two_mistakes": [("rnn_backward", "next_step_gradient_not_added"),
-                     ("lstm_cell_backward", "dc_next_ignored")],
-    "blank": None,
-    "hangs": "hang",
-}
-TIMEOUT = 5
-
-
-def grade_cli(root, *args, timeout=600):
-    """``python -m rnncourse.cli grade`` in a scratch course; the completed process."""
-    env = dict(os.environ)
-    env.pop("RNNCOURSE_DB_URL", None)
-    return subprocess.run([sys.executable, "-m", "rnncourse.cli", "grade", "--root", str(root),
-                           "--no-progress", *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+CLASS = {s: gradedclass.CLASS[s] for s in ("correct", "bias_forgotten", "two_mistakes", "blank", "hangs")}
+grade_cli = gradedclass.grade_cli
 
 
 def statuses(root):
@@ -85,26 +66,13 @@ def write_broken(submitted):
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory):
-    return bench.make_course(tmp_path_factory.mktemp("runner") / "seed", CLASS, timeout=TIMEOUT)
+def stock(stock_graded):
+    return stock_graded.root
 
 
 @pytest.fixture(scope="module")
-def stock(seed):
-    root = bench.clone_course(seed, seed.parent / "stock")
-    seconds, proc = bench.run_stock(root)
-    # On a busy machine stock nbgrader sometimes gives up on a submission ("Timeout waiting for
-    # IOPub output" after 4 s): grade those once more, as an instructor would.
-    failed = re.findall(r"error processing assignment '\w+' for student '(\w+)'", proc.stderr)
-    for student in failed:
-        seconds, proc = bench.run_stock(root, ("--student", student, "--force"))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return root
-
-
-@pytest.fixture(scope="module")
-def ours(seed):
-    root = bench.clone_course(seed, seed.parent / "ours")
+def ours(graded_seed, tmp_path_factory):
+    root = gradedclass.clone(graded_seed, tmp_path_factory.mktemp("runner") / "ours", students=CLASS)
     broken = write_broken(root / "submitted")
     proc = grade_cli(root, "--workers", "2")
     return {"root": root, "proc": proc, "broken": broken}
@@ -120,8 +88,8 @@ def test_scores_identical_to_stock_nbgrader_cell_by_cell(stock, ours):
     totals = {s: sum(v.values()) for s, v in b.items()}
     assert totals["correct"] == sum(testcases.POINTS.values())
     assert totals["blank"] == 0
-    assert 0 < totals["one_mistake"] < totals["correct"]
-    assert b["one_mistake"]["rnn_cell_forward_hidden"] < testcases.POINTS["rnn_cell_forward"]
+    assert 0 < totals["bias_forgotten"] < totals["correct"]
+    assert b["bias_forgotten"]["rnn_cell_forward_hidden"] < testcases.POINTS["rnn_cell_forward"]
     assert b["two_mistakes"]["rnn_forward_hidden"] == testcases.POINTS["rnn_forward"]
 
 
