@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -22,6 +23,47 @@ def ref():
 
 
 NEEDS_ROOT_OR_SERVICE = ("sandbox", "browser", "postgres", "hub")
+
+SHARED_CLASS = ("test_graded_course", "test_feedback", "test_classreport", "test_runner",
+                "test_symlinked_paths")
+"""The files that read the session's graded sample class (``tests/gradedclass.py``)."""
+
+LONGEST_FIRST = ("test_adversarial", "graded class", "test_hub", "test_stock_equal",
+                 "test_browser_injection", "test_demo", "test_adversarial_sandbox", "test_worker")
+"""Units that take a minute or more each, handed out first, so that the workers finish together."""
+
+
+def unit_of(nodeid):
+    """The unit of work a test belongs to in a parallel run: its file, or the shared class's files.
+
+    A unit runs on one worker, so a file's module fixtures are built once, and the files that
+    read the graded sample class share the one session fixture that grades it.
+    """
+    path = nodeid.split("::", 1)[0]
+    return "graded class" if Path(path).stem in SHARED_CLASS else path
+
+
+class FileUnits(LoadFileScheduling):
+    """``--dist loadfile`` with the shared class's files as one unit, the longest units first."""
+
+    def _split_scope(self, nodeid):
+        return unit_of(nodeid)
+
+    def _assign_work_unit(self, node):
+        if not getattr(self, "_ordered", False):
+            rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+            order = sorted(self.workqueue, key=lambda unit: rank.get(Path(unit).stem, len(rank)))
+            for unit in order:
+                self.workqueue.move_to_end(unit)
+            self._ordered = True
+        super()._assign_work_unit(node)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs ``pytest -n 2 --dist loadfile``: files grouped by :func:`unit_of`."""
+    if config.getvalue("dist") == "loadfile":
+        return FileUnits(config, log)
+    return None
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbgrader.nbgraderformat import ValidationError
 
-from rnncourse.authoring import scratchcourse
+from rnncourse.authoring import bench
 from rnncourse.run import gradebook
 from rnncourse.run.nbgrader_sanitize import NbgraderSanitizer
 
@@ -16,9 +16,10 @@ TEST_ID = "rnn_cell_forward_hidden"
 
 @pytest.fixture(scope="module")
 def sanitize(tmp_path_factory):
-    root = scratchcourse.copy_course(tmp_path_factory.mktemp("course"), ("source", "release"))
+    # A scratch course whose gradebook records the assignment (bench keeps one such gradebook per
+    # test process, so nbgrader generate_assignment runs once for every file that needs it).
+    root = bench.make_course(tmp_path_factory.mktemp("course") / "course", {})
     course = gradebook.load_course(root, f"sqlite:///{root / 'gradebook.db'}")
-    gradebook.ensure_assignment(course)
     return NbgraderSanitizer(course, gradebook.snapshot(course))
 
 

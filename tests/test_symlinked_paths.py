@@ -8,7 +8,8 @@ installation is reached through a link (a hard-linked copy of this venv whose
 In each, the confinement probe passes, confined code imports numpy, sees no
 more of the course than before and cannot touch the recreated links, and
 ``make grade`` gives the scores stock nbgrader gives, cell by cell.
-About 2 to 3 minutes on the busy 2-core machine (three gradings of two students).
+Stock nbgrader's scores are those of the session's shared class (``tests/gradedclass.py``),
+which holds the same two students.
 """
 
 import json
@@ -134,11 +135,9 @@ def test_confined_code_runs_and_sees_no_more(layout):
 
 
 @pytest.fixture(scope="module")
-def stock(tmp_path_factory):
-    seed = bench.make_course(tmp_path_factory.mktemp("links-stock") / "course", CLASS, timeout=10)
-    seconds, proc = bench.run_stock(seed)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return gradebook.grades(f"sqlite:///{seed / 'gradebook.db'}", students=set(CLASS))
+def stock(stock_graded):
+    """Stock nbgrader's grades of these students: the shared class of ``tests/gradedclass.py``."""
+    return gradebook.grades(f"sqlite:///{stock_graded.root / 'gradebook.db'}", students=set(CLASS))
 
 
 def test_make_grade_through_links_scores_like_stock(layout, stock):
