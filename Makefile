@@ -42,9 +42,11 @@ demo: $(STAMP)
 clean-demo:
 	rm -rf demo
 
-## Lint, then the whole test suite.
+## Lint, then the whole test suite: TEST_WORKERS pytest processes (default 2), each test file
+## whole on one of them, the files that read the shared graded class together (docs/testing.md).
+TEST_WORKERS ?= 2
 test: $(ORACLE) lint browser-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## The quick part of the suite, for working on the grader: no class graded through nbgrader, no
 ## browser, database server or hub (pytest -m; the markers are listed in pyproject.toml).
