@@ -308,6 +308,68 @@ def test_every_call_style_graded_as_in_the_kernel(name, monkeypatch, capsys):
         assert local[0] == float(testcases.POINTS[fn]), local
 
 
+# Honest functions that also call the cell on inputs outside the test case, as stock nbgrader
+# allows (the reference runs on anything there): (function, old text, new text).
+OFF_CASE = {
+    # A shape check on random inputs (the shapes of this case): its result is only printed.
+    "sanity_check": ("lstm_forward", "    n_x, m, T_x = x.shape\n",
+                     "    n_x, m, T_x = x.shape\n    print(lstm_cell_forward(np.random.randn(n_x, 10), "
+                     "np.random.randn(a0.shape[0], 10), np.random.randn(a0.shape[0], 10), "
+                     "parameters)[0].shape)\n"),
+    # The same with shapes typed in: the reference raises on the case whose shapes differ.
+    "sanity_check_literal": ("lstm_forward", "    n_x, m, T_x = x.shape\n",
+                             "    n_x, m, T_x = x.shape\n    print(lstm_cell_forward(np.random.randn(3, 10), "
+                             "np.random.randn(5, 10), np.random.randn(5, 10), parameters)[0].shape)\n"),
+    "sanity_check_backward": ("rnn_backward", "    n_x = x.shape[0]\n",
+                              "    n_x = x.shape[0]\n    print(rnn_cell_backward(np.random.randn(n_a, m), "
+                              "cell_caches[0])['dxt'].shape)\n"),
+    # One output (c) computed from an off-case call (the state halved): partial credit.
+    "one_output_off_case": ("lstm_forward", "        c[:, :, t] = c_next\n",
+                            "        c[:, :, t] = lstm_cell_forward(x[:, :, t], a_next, 0.5 * c_next, "
+                            "parameters)[1]\n"),
+}
+OFF_CASE_NOTE = "on inputs outside its test case, and those calls returned NaN"
+
+
+def _points(outcome):
+    return outcome if isinstance(outcome, float) else 0.0
+
+
+@pytest.mark.parametrize("name", sorted(OFF_CASE))
+def test_off_case_calls_score_as_in_the_kernel(name, monkeypatch, capsys):
+    """Same points both ways; the judge's report says, in one line, that those calls got NaN."""
+    fn, old, new = OFF_CASE[name]
+    assert old in SRC[fn], name
+    local, remote = graded_both_ways(fn, SRC[fn].replace(old, new, 1), monkeypatch, capsys)
+    assert capsys.readouterr().err == ""  # stderr would zero the test cell
+    assert _points(remote[0]) == _points(local[0]), (name, local, remote)
+    assert remote[2][0]["outputs"] == local[2][0]["outputs"] or name == "one_output_off_case"
+    text = str(remote[0]) + remote[1]
+    assert text.count(OFF_CASE_NOTE) == 1 and OFF_CASE_NOTE not in str(local[0]) + local[1]
+    assert text.replace(_note_line(text), "") == str(local[0]) + local[1] or name == "one_output_off_case"
+    full = float(testcases.POINTS[fn])
+    if name == "one_output_off_case":
+        assert 0 < _points(local[0]) < full and "c" in [k for k, v in local[2][0]["outputs"].items() if v]
+    elif name == "sanity_check_literal":  # the reference raises on the case of other shapes, in both
+        assert "raised ValueError" in local[0] and _points(local[0]) == 0
+    else:
+        assert local[0] == full
+
+
+def _note_line(text):
+    """The note, as one line appended to the report (with its line break)."""
+    (line,) = [ln for ln in text.splitlines() if OFF_CASE_NOTE in ln]
+    assert "\n" + line in text
+    return "\n" + line
+
+
+def test_no_note_when_every_call_is_on_the_test_case(monkeypatch, capsys):
+    for name in ("keyword", "columns_debug", "columns_inside", "backward_keyword"):
+        fn, source = variant_source(name)
+        _, remote = graded_both_ways(fn, source, monkeypatch, capsys)
+        assert "NaN" not in str(remote[0]) + remote[1], name
+
+
 def test_stand_in_has_the_reference_signature():
     ref = reference.load()
     for dep in testcases.DEPENDS.values():
@@ -434,13 +496,22 @@ def test_the_cell_answers_columns_of_the_test_inputs(ref):
         c.close()
 
 
-def _refused(call, args, match="only runs"):
+def _refused(call, args, match):
     with pytest.raises(grading.JudgeError, match=match):
         call(*args)
 
 
-def test_the_cell_refuses_what_no_column_of_the_test_case_gives(ref):
-    """Out-of-slice inputs: a column changed, another example's state, a free or crafted state."""
+def _withheld(call, args):
+    """Call the stand-in off the test case: the answer holds NaN wherever the reference computed a value."""
+    got = call(*args)
+    own = {id(o) for o in nested.nodes(list(args))}
+    computed = [v for v in nested.nodes(got) if isinstance(v, np.ndarray) and id(v) not in own]
+    assert computed and all(v.dtype.kind == "f" and np.isnan(v).all() for v in computed)
+    return got
+
+
+def test_the_cell_withholds_what_no_column_of_the_test_case_gives(ref):
+    """Out-of-slice inputs (a column changed, another example's state, a free or crafted state): NaN."""
     from rnncourse.content import refdata
 
     data = refdata.load()
@@ -458,17 +529,17 @@ def test_the_cell_refuses_what_no_column_of_the_test_case_gives(ref):
         for args in ((changed, a0[:, 0:1], p),  # not a column of x
                      (x[:, 0:1, 0], a0[:, 0:1], {**p, "ba": p["ba"] + 1e-9}),
                      (x[::-1, 0:1, 0], a0[:, 0:1], p)):  # a column upside down
-            _refused(cell, args, "only runs with|only runs on the time steps")
+            _withheld(cell, args)
         with pytest.raises(ValueError, match="matmul"):  # the reference's own error, whatever the values
             cell(x[:, 0:1, 0].T, np.ones((1, n_a)), p)
         for args in ((x[:, 0:1, 0], a0[:, 1:2], p),  # another example's state
                      (x[:, 0:1, 0], np.ones((n_a, 1)), p),  # a free state
                      (x[:, 0:1, 0], crafted, p),  # the cell's own test answer, by solving for a_prev
                      (x[:, 0:2, 0], np.hstack([a0[:, :1], crafted]), p)):  # one column of two
-            _refused(cell, args, "only runs on the initial state")
+            _withheld(cell, args)
         a1 = cell(x[:, 2:3, 0], a0[:, 2:3], p)[0]
-        _refused(cell, (x[:, 3:4, 1], a1, p))  # example 2's state for example 3
-        cell(x[:, 2:3, 1], a1, p)
+        _withheld(cell, (x[:, 3:4, 1], a1, p))  # example 2's state for example 3
+        assert np.isfinite(cell(x[:, 2:3, 1], a1, p)[0]).all()  # the chain goes on with values
         c.close()
         c = grading.JudgeClient(j.socket_path)
         da, caches = c.begin("lstm_backward")[0]["inputs"]
@@ -481,15 +552,70 @@ def test_the_cell_refuses_what_no_column_of_the_test_case_gives(ref):
 
         z = np.zeros((n_a, 1))
         mixed = (cache[0][:, :1],) + tuple(arr[:, 1:2] for arr in cache[1:-1]) + (cache[-1],)
-        _refused(cell, (da[:, 0:1, T - 1], z, mixed))  # one cache's columns of two examples
-        _refused(cell, (da[:, 1:2, T - 1], z, column(0)))  # another example's gradient
-        _refused(cell, (da[:, 0:1, T - 1] * 1.5, z, column(0)))
+        _withheld(cell, (da[:, 0:1, T - 1], z, mixed))  # one cache's columns of two examples
+        _withheld(cell, (da[:, 1:2, T - 1], z, column(0)))  # another example's gradient
+        _withheld(cell, (da[:, 0:1, T - 1] * 1.5, z, column(0)))
         g = cell(da[:, 0:1, T - 1], z, column(0))
-        cell(da[:, 0:1, T - 2] + g["da_prev"], g["dc_prev"], column(0, T - 2))
-        _refused(cell, (da[:, 1:2, T - 2] + g["da_prev"], g["dc_prev"], column(1, T - 2)))
+        g2 = cell(da[:, 0:1, T - 2] + g["da_prev"], g["dc_prev"], column(0, T - 2))
+        assert np.isfinite(g2["dxt"]).all()  # the chain goes on with values
+        _withheld(cell, (da[:, 1:2, T - 2] + g["da_prev"], g["dc_prev"], column(1, T - 2)))
         c.close()
     assert any("no sequence pass reaches" in e for e in j.events)
     assert any("outside the test inputs" in e for e in j.events)
+
+
+def test_finite_differences_of_the_reference_cell_get_only_nan(ref):
+    """The attack the rule stops: differentiate the reference cell numerically while rnn_forward is
+    checked, to pass rnn_cell_backward without writing it. Every perturbed call is answered (as a
+    well-formed call), with NaN alone: no value the reference computed reaches the kernel."""
+    from rnncourse.content import refdata
+
+    data = refdata.load()
+    with judge.Judge(ref=ref, data=data) as j:
+        c = grading.JudgeClient(j.socket_path)
+        x, a0, p = c.begin("rnn_forward")[0]["inputs"]
+        cell = c.stub("rnn_cell_forward")
+        xt, h = x[:, :, 0], 1e-6
+        assert np.isfinite(cell(xt, a0, p)[0]).all()  # on the test case: values
+        for k in range(3):
+            for arr, put in ((xt, lambda v: (v, a0, p)), (a0, lambda v: (xt, v, p)),
+                             (p["Waa"], lambda v: (xt, a0, {**p, "Waa": v}))):
+                plus, minus = arr.copy(), arr.copy()
+                plus.flat[k] += h
+                minus.flat[k] -= h
+                up, down = _withheld(cell, put(plus)), _withheld(cell, put(minus))
+                assert np.isnan((up[0] - down[0]) / (2 * h)).all()
+        # On the wire too: the reply names the caller's own objects, or carries NaN alone.
+        reply, out = j.handle({"op": "ref", "fn": "rnn_cell_forward"}, [xt + h, a0, p])
+        assert reply == {"ok": True}
+        own = {id(o) for o in out.shared}
+        sent = [v for v in nested.nodes(out.payload) if isinstance(v, np.ndarray) and id(v) not in own]
+        assert sent and all(np.isnan(v).all() for v in sent)
+        spec, arrays = nested.pack(out.payload, out.shared, keep_identity=True)
+        assert all(np.isnan(a).all() for a in arrays)
+        c.close()
+    assert sum("answered with NaN" in e for e in j.events) == 19
+
+
+def test_withheld_keeps_the_structure_and_no_value():
+    from rnncourse.verdicts import reachable
+
+    own = np.arange(4.0)
+    params = {"W": np.ones((2, 2))}
+    buf = np.arange(12.0).reshape(6, 2)
+    result = ({"dxt": buf[:2], "da_prev": buf[2:], "n": np.arange(3), "ok": np.array([True])},
+              np.float32([1.5, 2.5]), np.asfortranarray(np.ones((2, 3))), (own, params, 3, 2.0, None))
+    got = reachable.withheld(result, nested.nodes([own, params]))
+    grads, f32, fort, cache = got
+    assert type(got) is tuple and set(grads) == set(result[0])
+    assert grads["dxt"].base is grads["da_prev"].base is not None and grads["da_prev"].shape == (4, 2)
+    assert grads["n"].dtype == np.float64 and grads["ok"].shape == (1,)  # integers and bools: float NaN
+    assert f32.dtype == np.float32 and fort.flags.f_contiguous
+    assert cache[0] is own and cache[1] is params and np.isnan(cache[2]) and np.isnan(cache[3])
+    assert cache[4] is None
+    assert all(np.isnan(v).all() for v in nested.nodes(got) if isinstance(v, np.ndarray) and v is not own
+               and v is not params["W"])
+    assert np.array_equal(buf, np.arange(12.0).reshape(6, 2))  # the result itself is left alone
 
 
 def test_a_loop_over_examples_fits_the_call_budget_and_no_more(ref):

@@ -17,8 +17,8 @@ Rules, per judge (one judge per submission and process):
 * the reference cell (``testcases.DEPENDS``) runs only while its sequence function
   is active, at most a few times the calls a correct solution needs when it
   calls the cell once per example and time step, on arguments no bigger than
-  the test inputs, and only on what is derivable from that function's test
-  case, column by column (:mod:`rnncourse.verdicts.reachable`): each column
+  the test inputs, and with values only on what is derivable from that
+  function's test case, column by column (:mod:`rnncourse.verdicts.reachable`): each column
   of the call is one example's column of a time step of ``x`` with the
   parameters, or of a cell cache, and its running state (``a_prev``,
   ``c_prev``) or upstream gradients (``da_next``, ``dc_next``) what a
@@ -29,7 +29,12 @@ Rules, per judge (one judge per submission and process):
   for other functions (a free ``a_prev`` would let the reference cell
   evaluate the cell function at any input, by solving for the
   pre-activation). The reference runs first, so a call that fails on it
-  (a wrong shape) raises its own error, whatever the values;
+  (a wrong shape) raises its own error, whatever the values; a well-formed
+  call on anything else (a sanity check on random arrays) is answered with
+  the reference's result with NaN in place of every value it computed
+  (:func:`rnncourse.verdicts.reachable.withheld`), noted, and named in one
+  line of the function's report: it learns what a refusal would tell, and
+  the outputs that do not depend on it score as in stock nbgrader;
 * replies send views as views (:mod:`rnncourse.client.wire`): ``da_prev`` and
   ``dxt`` come back sharing one buffer, as in the kernel;
 * in a re-check (:meth:`Judge.plan`), the judge decides what the driver does
@@ -114,6 +119,7 @@ class Judge:
         #                          "diagnosis": grading.record's dict}
         self.events = []
         self._oracle_calls = 0
+        self._off_case_calls = 0
         self._oracle_budget = 0
         self._oracle_bytes = 0
         self._reached = []
@@ -348,6 +354,7 @@ class Judge:
         shapes = [{k: list(v.shape) for k, v in c["expected"].items()} for c in data]
         dep = testcases.DEPENDS.get(fn)
         self._oracle_calls = 0
+        self._off_case_calls = 0
         if dep:  # one call per example and time step, in all cases
             steps = sum(c["inputs"][0].shape[-1] * c["inputs"][0].shape[1] for c in data)
             self._oracle_budget = ORACLE_FACTOR * steps + 2
@@ -390,22 +397,26 @@ class Judge:
         named = {p[0]: v for v, p in zip(args, params)}
         anchored = [(case, case.examples(named)) for case in self._reached]
         anchored = [(case, ex) for case, ex in anchored if ex is not None]
-        if not anchored:  # the result is never sent
-            self._note(f"reference {dep} called on arguments outside the test inputs")
-            what = ("with the cell caches it was given, or columns of them" if dep.endswith("backward")
-                    else "on the time steps of x it was given, or columns of them, with its parameters")
-            return {"ok": False, "error": f"the reference {dep} only runs {what}"}, None
+        if not anchored:
+            return self._off_case(dep, result, shared, "on arguments outside the test inputs")
         for case, examples in anchored:
             allowed = case.allowed(named, examples)
             if allowed is not None:
                 case.add(result, allowed)
                 return {"ok": True}, Shared(result, shared)
-        self._note(f"reference {dep} called with a state or gradient no sequence pass reaches")
-        what = ("upstream gradients da[:, :, t], zeros, the gradients it returned, or their sums"
-                if dep.endswith("backward") else
-                "the initial state a0, zeros, or the states it returned")
-        return {"ok": False, "error": f"the reference {dep} only runs on {what}, "
-                                      "each example's column with that example's"}, None
+        return self._off_case(dep, result, shared, "with a state or gradient no sequence pass reaches")
+
+    def _off_case(self, dep, result, shared, why):
+        """Answer a well-formed call off the test case with NaN in place of every computed value.
+
+        What a refusal would reveal (that the call was off the test case) and
+        no more; stock nbgrader answers it with real values, so an honest
+        function that also calls the cell on other inputs (a sanity check on
+        random arrays) keeps the outputs that do not depend on that call.
+        """
+        self._note(f"reference {dep} called {why}: answered with NaN")
+        self._off_case_calls += 1
+        return {"ok": True}, Shared(reachable.withheld(result, shared), shared)
 
     def _submit(self, fn, got_list):
         if fn is None or fn != self.active:
@@ -417,6 +428,11 @@ class Judge:
                    for i, case in enumerate(data)]
         diagnosis = grading.compare(fn, data, got_all)
         points, n_ok, text = grading.report(fn, diagnosis)
+        if self._off_case_calls:
+            dep = testcases.DEPENDS[fn]
+            times = "once" if self._off_case_calls == 1 else f"{self._off_case_calls} times"
+            text += (f"\n  (in grading, {fn} called {dep} {times} on inputs outside its test case, "
+                     "and those calls returned NaN in place of every value)")
         record = grading.record(fn, diagnosis)
         self.results[fn] = {"points": points, "n_ok": n_ok, "report": text,
                             "mistakes": diagnosis.mistakes(), "diagnosis": record}
