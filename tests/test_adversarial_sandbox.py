@@ -374,8 +374,8 @@ def test_judge_rules(ref):
             stub(x[:, :, 0] + 1e-6, a0, p)
         with pytest.raises(grading.JudgeError, match="only runs"):
             stub(x[:, :, 0], a0, {**p, "Wax": p["Wax"] + 1e-6})
-        with pytest.raises(grading.JudgeError, match="too many"):
-            for _ in range(200):
+        with pytest.raises(grading.JudgeError, match="too many"):  # a few per example and step
+            for _ in range(judge.ORACLE_FACTOR * sum(c["inputs"][0][0].size for c in data) + 3):
                 stub(x[:, :, 0], a0, p)
         with pytest.raises(grading.JudgeError, match="already checked"):
             c.begin("rnn_forward")
