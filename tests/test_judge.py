@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from rnncourse import grading
-from rnncourse.client import nested, testcases
+from rnncourse.client import feedback, judge_client, nested, testcases
 from rnncourse.content import reference
 from rnncourse.verdicts import judge
 
@@ -116,7 +116,7 @@ def graded_both_ways(fn, source, monkeypatch, capsys):
     ns["functools"] = functools
     exec(compile(source, "<student>", "exec"), ns)
     shown = []
-    monkeypatch.setattr(grading, "_show_record", shown.append)
+    monkeypatch.setattr(grading, "show_record", shown.append)
     monkeypatch.delenv(grading.JUDGE_ENV, raising=False)
     local = (_outcome(fn, ns), capsys.readouterr().out, shown[:])
     shown.clear()
@@ -149,9 +149,9 @@ def test_stand_in_has_the_reference_signature():
     for dep in testcases.DEPENDS.values():
         sig = judge.signature(getattr(ref, dep))
         assert [p[0] for p in sig] == list(testcases.ARGS[dep])
-        stub = grading.stand_in(dep, sig, lambda values: values)
-        assert inspect.signature(stub) == inspect.signature(getattr(ref, dep))
-        assert stub.__name__ == stub.__qualname__ == dep
+        stand_in = judge_client.make_stand_in(dep, sig, lambda values: values)
+        assert inspect.signature(stand_in) == inspect.signature(getattr(ref, dep))
+        assert stand_in.__name__ == stand_in.__qualname__ == dep
 
 
 BAD_CALLS = [((), {}), ((1,), {}), ((1, 2, 3, 4, 5), {}), ((1, 2, 3), {"xt": 1}),
@@ -162,12 +162,12 @@ BAD_CALLS = [((), {}), ((1,), {}), ((1, 2, 3, 4, 5), {}), ((1, 2, 3), {"xt": 1})
 @pytest.mark.parametrize("args,kwargs", BAD_CALLS)
 def test_a_wrong_call_fails_as_on_the_reference(args, kwargs):
     real = reference.load().lstm_cell_forward
-    stub = grading.stand_in("lstm_cell_forward", judge.signature(real),
+    stand_in = judge_client.make_stand_in("lstm_cell_forward", judge.signature(real),
                             lambda values: pytest.fail("a wrong call reached the judge"))
     with pytest.raises(TypeError) as want:
         real(*args, **kwargs)
     with pytest.raises(TypeError) as got:
-        stub(*args, **kwargs)
+        stand_in(*args, **kwargs)
     assert str(got.value) == str(want.value)
 
 
@@ -176,39 +176,39 @@ def test_binding_sends_values_in_signature_order():
         return None
 
     sent = []
-    stub = grading.stand_in("real", judge.signature(real), sent.append)
-    assert inspect.signature(stub) == inspect.signature(real)
-    stub(1, d=4)
-    stub(1, 0, e=9, d=8, c=7)
+    stand_in = judge_client.make_stand_in("real", judge.signature(real), sent.append)
+    assert inspect.signature(stand_in) == inspect.signature(real)
+    stand_in(1, d=4)
+    stand_in(1, 0, e=9, d=8, c=7)
     assert sent == [[1, 2, 3, 4, 5], [1, 0, 7, 8, 9]]
     for bad in (lambda f: f(1, b=2, d=1), lambda f: f(d=1), lambda f: f(1, 2, 3, 4)):
         with pytest.raises(TypeError) as want:
             bad(real)
         with pytest.raises(TypeError) as got:
-            bad(stub)
+            bad(stand_in)
         assert str(got.value) == str(want.value).replace(real.__qualname__, "real")
 
 
 def test_the_reference_raises_the_same_exception_through_the_judge(ref):
     with judge.Judge() as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("rnn_forward")[0]["inputs"]
-        stub = c.stub("rnn_cell_forward")
+        stand_in = c.stand_in("rnn_cell_forward")
         with pytest.raises(ValueError) as want:
             ref.rnn_cell_forward(x[:, :, 0], a0.T, p)
         with pytest.raises(ValueError) as got:
-            stub(x[:, :, 0], a0.T, p)
+            stand_in(x[:, :, 0], a0.T, p)
         assert str(got.value) == str(want.value)
         c.close()
 
 
 def test_results_hold_the_callers_own_objects(ref):
     with judge.Judge() as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("lstm_forward")[0]["inputs"]
         x = np.asfortranarray(x)
         xt, c0 = x[:, :, 0], np.zeros(a0.shape, dtype=np.int32)
-        a_next, c_next, yt, cache = c.stub("lstm_cell_forward")(xt, a0, c0, p)
+        a_next, c_next, yt, cache = c.stand_in("lstm_cell_forward")(xt, a0, c0, p)
         want = ref.lstm_cell_forward(xt, a0, c0, p)
         assert cache[8] is xt and cache[2] is a0 and cache[3] is c0 and cache[9] is p
         assert cache[0] is a_next and cache[1] is c_next
@@ -239,5 +239,5 @@ def test_tree_keeps_dtypes_and_identity():
 
 
 def test_the_record_is_shown_only_under_ipython(capsys):
-    grading._show_record({"fn": "rnn_forward", "v": 1, "outputs": {}})  # plain Python: nothing
+    feedback.show_record({"fn": "rnn_forward", "v": 1, "outputs": {}})  # plain Python: nothing
     assert capsys.readouterr() == ("", "")

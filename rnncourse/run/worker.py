@@ -169,6 +169,7 @@ class Kernel:
         if warmup:
             args.append(warmup)
         if self.spec["confine"]:
+            from rnncourse.confinement import course_contents
             from rnncourse.sandbox import Sandbox
             from rnncourse.verdicts.judge import Judge
 
@@ -180,7 +181,8 @@ class Kernel:
             # Course order in the kernel too: once a sequence function is begun, the function
             # its reference cell stands for can no longer be begun (docs/isolation.md).
             self.judge = Judge(limits=limits, data=data, ref=ref, strict_order=True)
-            self.sandbox = Sandbox(self.workdir, limits, judge_dir=self.judge.directory)
+            self.sandbox = Sandbox(self.workdir, limits, judge_dir=self.judge.directory,
+                                   contents=course_contents())
             self.judge.owner = self.sandbox.uid if self.sandbox.root_mode else None
             self.judge.start()
             # A synchronous manager: started here (maybe in a helper thread), used later by nbclient.
