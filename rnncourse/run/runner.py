@@ -214,8 +214,8 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
         ok, how = sandbox.available()
         if not ok:
             raise GradingRefused(
-                f"student code cannot be confined here ({how}). Fix that (see the README, "
-                "'Isolation'), or, for trusted submissions only, grade unconfined with "
+                f"student code cannot be confined here ({how}). Fix that (see docs/isolation.md), "
+                "or, for trusted submissions only, grade unconfined with "
                 "--unsafe-no-sandbox (UNSAFE_NO_SANDBOX=1 with make)")
         if fork_server and not scheduler and workers != 0:
             # Shared by this run's local workers; it imports while the class is read.
