@@ -46,14 +46,13 @@ class Contents:
     @classmethod
     def from_dict(cls, d):
         """Contents from a plain dict (``to_dict``'s); None gives empty contents."""
-        if d is None:
-            return cls()
         if isinstance(d, cls):
             return d
-        unknown = set(d) - {"files", "protected"}
-        if unknown:
-            raise ValueError(f"unknown Contents fields {sorted(unknown)}; known: files, protected")
-        return cls(tuple(tuple(f) for f in d.get("files", ())), tuple(d.get("protected", ())))
+        rest = dict(d or {})
+        files, protected = rest.pop("files", ()), rest.pop("protected", ())
+        if rest:
+            raise ValueError(f"unknown Contents fields {sorted(rest)}; known: files, protected")
+        return cls(tuple(tuple(f) for f in files), tuple(protected))
 
     def to_dict(self):
         return {"files": [list(f) for f in self.files], "protected": list(self.protected)}
