@@ -386,8 +386,8 @@ def test_judge_rules(ref):
             stand_in(x[:, :, 0] + 1e-6, a0, p)
         with pytest.raises(judge_client.JudgeError, match="only runs"):
             stand_in(x[:, :, 0], a0, {**p, "Wax": p["Wax"] + 1e-6})
-        with pytest.raises(judge_client.JudgeError, match="too many"):
-            for _ in range(200):
+        with pytest.raises(judge_client.JudgeError, match="too many"):  # a few per example and step
+            for _ in range(judge.ORACLE_FACTOR * sum(c["inputs"][0][0].size for c in data) + 3):
                 stand_in(x[:, :, 0], a0, p)
         with pytest.raises(judge_client.JudgeError, match="already checked"):
             c.begin("rnn_forward")

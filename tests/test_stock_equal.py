@@ -11,6 +11,10 @@ the restored structure):
   float32 input (costs points in both), one buffer reused for every step
   (wrong caches in both), a backward cell that calls the forward cell;
 * ``wrong_calls``: a missing and a doubled argument (zero in both);
+* ``columns``, ``columns2``: every sequence function calls its cell one example
+  (one column of the batch) at a time, inside or outside the time loop, with
+  ``x[:, i:i+1, t]``, 1-D slices reshaped, ``np.newaxis`` or a list index, two
+  examples at a time, or the whole batch plus a 1-D shape check;
 * ``retyped``, ``moved_markdown``, ``empty_cells``: a solution cell deleted and
   retyped in a new cell, a markdown cell moved with a helper under it, 2,500
   empty cells;
@@ -42,6 +46,8 @@ STYLES = {  # variants of tests/test_judge.py, at most one per function
     "values": ["integer_state", "reused_buffer", "calls_another"],
     "values2": ["fortran_input", "float32_input"],
     "wrong_calls": ["missing_argument", "twice_given"],
+    "columns": ["columns_outside", "columns_inside", "columns_backward", "columns_lstm_backward"],
+    "columns2": ["columns_newaxis", "columns_debug", "columns_pairs", "columns_lstm_inside"],
 }
 def _where(nb, grade_id):
     return next(i for i, c in enumerate(nb.cells)
@@ -128,7 +134,7 @@ def test_scores_equal_stock_cell_by_cell(graded):
 
 def test_the_class_is_mixed(graded):
     stock = graded["stock"]
-    for student in ("call_styles", "retyped", "moved_markdown", "empty_cells"):
+    for student in ("call_styles", "retyped", "moved_markdown", "empty_cells", "columns", "columns2"):
         assert stock[student] == FULL, student
     assert stock["values"]["rnn_forward_hidden"] < FULL["rnn_forward_hidden"]  # the reused buffer
     assert stock["values"]["lstm_cell_backward_hidden"] == FULL["lstm_cell_backward_hidden"]
