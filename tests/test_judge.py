@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from rnncourse import grading
-from rnncourse.client import nested, testcases, wire
+from rnncourse.client import feedback, judge_client, nested, testcases, wire
 from rnncourse.content import reference
 from rnncourse.verdicts import judge
 
@@ -284,7 +284,7 @@ def graded_both_ways(fn, source, monkeypatch, capsys):
     ns["functools"] = functools
     exec(compile(source, "<student>", "exec"), ns)
     shown = []
-    monkeypatch.setattr(grading, "_show_record", shown.append)
+    monkeypatch.setattr(grading, "show_record", shown.append)
     monkeypatch.delenv(grading.JUDGE_ENV, raising=False)
     local = (_outcome(fn, ns), capsys.readouterr().out, shown[:])
     shown.clear()
@@ -378,9 +378,9 @@ def test_stand_in_has_the_reference_signature():
     for dep in testcases.DEPENDS.values():
         sig = judge.signature(getattr(ref, dep))
         assert [p[0] for p in sig] == list(testcases.ARGS[dep])
-        stub = grading.stand_in(dep, sig, lambda values: values)
-        assert inspect.signature(stub) == inspect.signature(getattr(ref, dep))
-        assert stub.__name__ == stub.__qualname__ == dep
+        stand_in = judge_client.make_stand_in(dep, sig, lambda values: values)
+        assert inspect.signature(stand_in) == inspect.signature(getattr(ref, dep))
+        assert stand_in.__name__ == stand_in.__qualname__ == dep
 
 
 BAD_CALLS = [((), {}), ((1,), {}), ((1, 2, 3, 4, 5), {}), ((1, 2, 3), {"xt": 1}),
@@ -391,12 +391,12 @@ BAD_CALLS = [((), {}), ((1,), {}), ((1, 2, 3, 4, 5), {}), ((1, 2, 3), {"xt": 1})
 @pytest.mark.parametrize("args,kwargs", BAD_CALLS)
 def test_a_wrong_call_fails_as_on_the_reference(args, kwargs):
     real = reference.load().lstm_cell_forward
-    stub = grading.stand_in("lstm_cell_forward", judge.signature(real),
+    stand_in = judge_client.make_stand_in("lstm_cell_forward", judge.signature(real),
                             lambda values: pytest.fail("a wrong call reached the judge"))
     with pytest.raises(TypeError) as want:
         real(*args, **kwargs)
     with pytest.raises(TypeError) as got:
-        stub(*args, **kwargs)
+        stand_in(*args, **kwargs)
     assert str(got.value) == str(want.value)
 
 
@@ -405,39 +405,39 @@ def test_binding_sends_values_in_signature_order():
         return None
 
     sent = []
-    stub = grading.stand_in("real", judge.signature(real), sent.append)
-    assert inspect.signature(stub) == inspect.signature(real)
-    stub(1, d=4)
-    stub(1, 0, e=9, d=8, c=7)
+    stand_in = judge_client.make_stand_in("real", judge.signature(real), sent.append)
+    assert inspect.signature(stand_in) == inspect.signature(real)
+    stand_in(1, d=4)
+    stand_in(1, 0, e=9, d=8, c=7)
     assert sent == [[1, 2, 3, 4, 5], [1, 0, 7, 8, 9]]
     for bad in (lambda f: f(1, b=2, d=1), lambda f: f(d=1), lambda f: f(1, 2, 3, 4)):
         with pytest.raises(TypeError) as want:
             bad(real)
         with pytest.raises(TypeError) as got:
-            bad(stub)
+            bad(stand_in)
         assert str(got.value) == str(want.value).replace(real.__qualname__, "real")
 
 
 def test_the_reference_raises_the_same_exception_through_the_judge(ref):
     with judge.Judge() as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("rnn_forward")[0]["inputs"]
-        stub = c.stub("rnn_cell_forward")
+        stand_in = c.stand_in("rnn_cell_forward")
         with pytest.raises(ValueError) as want:
             ref.rnn_cell_forward(x[:, :, 0], a0.T, p)
         with pytest.raises(ValueError) as got:
-            stub(x[:, :, 0], a0.T, p)
+            stand_in(x[:, :, 0], a0.T, p)
         assert str(got.value) == str(want.value)
         c.close()
 
 
 def test_results_hold_the_callers_own_objects(ref):
     with judge.Judge() as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("lstm_forward")[0]["inputs"]
         x = np.asfortranarray(x)
         xt, c0 = x[:, :, 0], np.zeros(a0.shape, dtype=np.int32)
-        a_next, c_next, yt, cache = c.stub("lstm_cell_forward")(xt, a0, c0, p)
+        a_next, c_next, yt, cache = c.stand_in("lstm_cell_forward")(xt, a0, c0, p)
         want = ref.lstm_cell_forward(xt, a0, c0, p)
         assert cache[8] is xt and cache[2] is a0 and cache[3] is c0 and cache[9] is p
         assert cache[0] is a_next and cache[1] is c_next
@@ -468,7 +468,7 @@ def test_tree_keeps_dtypes_and_identity():
 
 
 def test_the_record_is_shown_only_under_ipython(capsys):
-    grading._show_record({"fn": "rnn_forward", "v": 1, "outputs": {}})  # plain Python: nothing
+    feedback.show_record({"fn": "rnn_forward", "v": 1, "outputs": {}})  # plain Python: nothing
     assert capsys.readouterr() == ("", "")
 
 
@@ -476,9 +476,9 @@ def test_the_record_is_shown_only_under_ipython(capsys):
 def test_the_cell_answers_columns_of_the_test_inputs(ref):
     """One example, a few examples in any order, 1-D columns, states assembled from results."""
     with judge.Judge(ref=ref) as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("lstm_forward")[0]["inputs"]
-        cell = c.stub("lstm_cell_forward")
+        cell = c.stand_in("lstm_cell_forward")
         n_a, m = a0.shape
         whole = ref.lstm_cell_forward(x[:, :, 0], a0, np.zeros_like(a0), p)
         for i in (0, m - 1):
@@ -500,7 +500,7 @@ def test_the_cell_answers_columns_of_the_test_inputs(ref):
 
 
 def _refused(call, args, match):
-    with pytest.raises(grading.JudgeError, match=match):
+    with pytest.raises(judge_client.JudgeError, match=match):
         call(*args)
 
 
@@ -520,9 +520,9 @@ def test_the_cell_withholds_what_no_column_of_the_test_case_gives(ref):
     data = refdata.load()
     xt_c, a_c, p_c = data["rnn_cell_forward"][0]["inputs"]
     with judge.Judge(ref=ref, data=data) as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("rnn_forward")[0]["inputs"]
-        cell = c.stub("rnn_cell_forward")
+        cell = c.stand_in("rnn_cell_forward")
         n_a = a0.shape[0]
         changed = x[:, 0:1, 0].copy()
         changed[1, 0] += 1e-9
@@ -544,9 +544,9 @@ def test_the_cell_withholds_what_no_column_of_the_test_case_gives(ref):
         _withheld(cell, (x[:, 3:4, 1], a1, p))  # example 2's state for example 3
         assert np.isfinite(cell(x[:, 2:3, 1], a1, p)[0]).all()  # the chain goes on with values
         c.close()
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         da, caches = c.begin("lstm_backward")[0]["inputs"]
-        cell = c.stub("lstm_cell_backward")
+        cell = c.stand_in("lstm_cell_backward")
         T = da.shape[-1]
         cache = caches[0][T - 1]
 
@@ -575,9 +575,9 @@ def test_finite_differences_of_the_reference_cell_get_only_nan(ref):
 
     data = refdata.load()
     with judge.Judge(ref=ref, data=data) as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("rnn_forward")[0]["inputs"]
-        cell = c.stub("rnn_cell_forward")
+        cell = c.stand_in("rnn_cell_forward")
         xt, h = x[:, :, 0], 1e-6
         assert np.isfinite(cell(xt, a0, p)[0]).all()  # on the test case: values
         for k in range(3):
@@ -627,9 +627,9 @@ def test_a_loop_over_examples_fits_the_call_budget_and_no_more(ref):
     data = refdata.load()
     per_example = sum(case["inputs"][0].shape[1] * case["inputs"][0].shape[2] for case in data["rnn_forward"])
     with judge.Judge(ref=ref, data=data) as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("rnn_forward")[0]["inputs"]
-        cell = c.stub("rnn_cell_forward")
+        cell = c.stand_in("rnn_cell_forward")
         for _ in range(judge.ORACLE_FACTOR * per_example + 2):
             cell(x[:, :1, 0], a0[:, :1], p)
         _refused(cell, (x[:, :1, 0], a0[:, :1], p), "too many")
@@ -645,11 +645,11 @@ def _layout(a):
 def test_views_of_one_buffer_come_back_sharing_it(ref):
     """``da_prev`` and ``dxt`` are two slices of one array in the reference: through the judge too."""
     with judge.Judge(ref=ref) as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         da, caches = c.begin("lstm_backward")[0]["inputs"]
         T = da.shape[-1]
         args = (da[:, :, T - 1], np.zeros(da.shape[:2]), caches[0][T - 1])
-        got, want = c.stub("lstm_cell_backward")(*args), ref.lstm_cell_backward(*args)
+        got, want = c.stand_in("lstm_cell_backward")(*args), ref.lstm_cell_backward(*args)
         assert want["dxt"].base is want["da_prev"].base is not None  # the kernel's own layout
         assert got["dxt"].base is got["da_prev"].base is not None
         for k in want:

@@ -11,8 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "rnncourse"
 
-MODULE_LINES = 650
-"""About 600 lines (rnncourse/sandbox/__init__.py, 622 today, is the largest)."""
+MODULE_LINES = 600
+"""About 600 lines (rnncourse/run/gradebook.py, 538 today, is the largest)."""
 
 FUNCTION_LINES = 100
 """Lines from ``def`` to the function's last line, docstring included."""

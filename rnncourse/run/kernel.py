@@ -145,6 +145,7 @@ class Kernel:
 
     def _confined_manager(self):
         """The judge, the sandbox, and a kernel manager that starts the kernel inside it."""
+        from rnncourse.confinement import course_contents
         from rnncourse.run import trusted_reference
         from rnncourse.sandbox import Limits, Sandbox
         from rnncourse.verdicts.judge import Judge
@@ -158,7 +159,8 @@ class Kernel:
         # Course order in the kernel too: once a sequence function is begun, the function
         # its reference cell stands for can no longer be begun (docs/isolation.md).
         self.judge = Judge(limits=limits, data=data, ref=ref, strict_order=True)
-        self.sandbox = Sandbox(self.workdir, limits, judge_dir=self.judge.directory)
+        self.sandbox = Sandbox(self.workdir, limits, judge_dir=self.judge.directory,
+                               contents=course_contents())
         self.judge.owner = self.sandbox.uid if self.sandbox.root_mode else None
         self.judge.start()
         # A synchronous manager: started here (maybe in a helper thread), used later by nbclient.

@@ -3,7 +3,7 @@
 Confined code (a grading kernel, or the re-check process) holds no reference
 data. For each function it asks the judge for the test inputs, runs the
 student's function, and sends back plain float64 arrays; the judge compares
-them with the reference arrays (:func:`rnncourse.grading.compare`, the same
+them with the reference arrays (:func:`rnncourse.verdicts.verdict.compare`, the same
 diagnosis as local mode) and answers with the points and the report.
 
 Rules, per judge (one judge per submission and process):
@@ -59,9 +59,9 @@ import time
 
 import numpy as np
 
-from rnncourse import FUNCTIONS, grading
+from rnncourse import FUNCTIONS
 from rnncourse.client import nested, testcases, wire
-from rnncourse.verdicts import reachable
+from rnncourse.verdicts import reachable, verdict
 
 SOCKET_NAME = "judge.sock"
 MAX_CONNECTIONS = 4
@@ -116,7 +116,7 @@ class Judge:
         self.active = None
         self.begun = []
         self.results = {}  # fn -> {"points", "n_ok", "report", "mistakes": [labels named],
-        #                          "diagnosis": grading.record's dict}
+        #                          "diagnosis": verdict.record's dict}
         self.events = []
         self._oracle_calls = 0
         self._off_case_calls = 0
@@ -426,14 +426,14 @@ class Judge:
         got_all = [self._clean(fn, case, got_list[i] if isinstance(got_list, list)
                                and i < len(got_list) else None)
                    for i, case in enumerate(data)]
-        diagnosis = grading.compare(fn, data, got_all)
-        points, n_ok, text = grading.report(fn, diagnosis)
+        diagnosis = verdict.compare(fn, data, got_all)
+        points, n_ok, text = verdict.report(fn, diagnosis)
         if self._off_case_calls:
             dep = testcases.DEPENDS[fn]
             times = "once" if self._off_case_calls == 1 else f"{self._off_case_calls} times"
             text += (f"\n  (in grading, {fn} called {dep} {times} on inputs outside its test case, "
                      "and those calls returned NaN in place of every value)")
-        record = grading.record(fn, diagnosis)
+        record = verdict.record(fn, diagnosis)
         self.results[fn] = {"points": points, "n_ok": n_ok, "report": text,
                             "mistakes": diagnosis.mistakes(), "diagnosis": record}
         self.active = None
