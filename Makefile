@@ -80,7 +80,7 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	  else echo "The browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-## Regenerate the README figures in docs/img/ from the self-study code (rnncourse/selfstudy/seqlab.py).
+## Regenerate the README figures in docs/img/ from the self-study code (rnncourse.selfstudy.seqlab).
 figures: $(STAMP)
 	$(BIN)/python docs/img/make_figures.py
 

@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 from rnncourse import FUNCTIONS, grading, sandbox
-from rnncourse.client import testcases, wire
+from rnncourse.client import judge_client, testcases, wire
+from rnncourse.confinement import course_contents
 from rnncourse.content import mistakes
+from rnncourse.sandbox import leftovers
 from rnncourse.verdicts import judge, recheck
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
@@ -39,8 +41,9 @@ def launch(request):
 
 
 def confined(tmp_path, code, limits=None, timeout=60, judge_dir=None, env=None):
-    """Run python ``code`` confined in ``tmp_path``; ``(returncode, stdout, stderr)``."""
-    with sandbox.Sandbox(tmp_path, limits, judge_dir=judge_dir) as sb:
+    """Run python ``code`` confined in ``tmp_path`` as the grader does (the course's contents);
+    ``(returncode, stdout, stderr)``."""
+    with sandbox.Sandbox(tmp_path, limits, judge_dir=judge_dir, contents=course_contents()) as sb:
         proc = subprocess.run(sb.wrap([sys.executable, "-c", textwrap.dedent(code)]),
                               capture_output=True, text=True, timeout=timeout,
                               env=env)
@@ -95,6 +98,14 @@ def test_confined_code_sees_only_its_workdir(tmp_path, root, launch):
             out["refdata"] = True
         except ImportError:
             out["refdata"] = False
+        # The hidden cell's module is there; its local mode (no judge) reaches for the trusted
+        # half, which the confined copy does not hold: that import fails by design.
+        from rnncourse.grading import check
+        try:
+            check("rnn_cell_forward", {{"rnn_cell_forward": lambda *a: None}})
+            out["local_mode"] = "graded"
+        except ImportError as exc:
+            out["local_mode"] = exc.name
         print(json.dumps(out))
     """
     code, stdout, stderr = confined(tmp_path, probe, env=secret_env)
@@ -113,6 +124,7 @@ def test_confined_code_sees_only_its_workdir(tmp_path, root, launch):
     assert not any(k.startswith(("RNNCOURSE_DB", "AWS")) for k in out["env"])
     assert len(out["pids"]) <= 3  # the namespace's init and this process (no host processes)
     assert out["package"].startswith(sandbox.CLIENT_DIR) and out["refdata"] is False
+    assert out["local_mode"] == "rnncourse.verdicts"
 
 
 @needs_sandbox
@@ -260,16 +272,16 @@ def test_no_process_outlives_its_sandbox(tmp_path, launch):
                               capture_output=True, text=True, timeout=60)
         assert proc.stdout.strip() == "started"
         # The payload exited: its namespace died with every process in it.
-        assert sandbox._pids_of_uid(sb.uid) == set()
+        assert leftovers.pids_of_uid(sb.uid) == set()
         # A payload still running is killed, tree and all, by kill_all().
         running = subprocess.Popen(sb.wrap([sys.executable, "-c", textwrap.dedent(daemon).replace(
             'print("started")', 'print("started", flush=True); time.sleep(1000)')]),
             stdout=subprocess.PIPE, text=True)
         assert running.stdout.readline().strip() == "started"
-        assert len(sandbox._pids_of_uid(sb.uid)) >= 2
+        assert len(leftovers.pids_of_uid(sb.uid)) >= 2
         assert sb.kill_all()
         running.wait(timeout=10)
-        assert sandbox._pids_of_uid(sb.uid) == set()
+        assert leftovers.pids_of_uid(sb.uid) == set()
     finally:
         sb.close()
 
@@ -355,33 +367,33 @@ def test_remote_mode_equals_local_mode(ref, monkeypatch, capsys):
 
 def test_judge_rules(ref):
     with judge.Judge(strict_order=True) as j:
-        c = grading.JudgeClient(j.socket_path)
-        with pytest.raises(grading.JudgeError, match="not available"):
-            c.stub("rnn_cell_forward")(np.zeros((3, 1)), np.zeros((5, 1)), {})
+        c = judge_client.JudgeClient(j.socket_path)
+        with pytest.raises(judge_client.JudgeError, match="not available"):
+            c.stand_in("rnn_cell_forward")(np.zeros((3, 1)), np.zeros((5, 1)), {})
         data = c.begin("rnn_forward")
-        with pytest.raises(grading.JudgeError, match="not available"):
-            c.stub("lstm_cell_forward")(*data[0]["inputs"], {})
-        stub = c.stub("rnn_cell_forward")
+        with pytest.raises(judge_client.JudgeError, match="not available"):
+            c.stand_in("lstm_cell_forward")(*data[0]["inputs"], {})
+        stand_in = c.stand_in("rnn_cell_forward")
         x, a0, p = data[0]["inputs"]
-        a_next, yt, cache = stub(x[:, :, 0], a0, p)
+        a_next, yt, cache = stand_in(x[:, :, 0], a0, p)
         assert np.allclose(a_next, ref.rnn_cell_forward(x[:, :, 0], a0, p)[0])
-        with pytest.raises(grading.JudgeError, match="larger"):
-            stub(np.zeros((3, 10 ** 5)), a0, p)  # sized as received
+        with pytest.raises(judge_client.JudgeError, match="larger"):
+            stand_in(np.zeros((3, 10 ** 5)), a0, p)  # sized as received
         reply, _ = j.handle({"op": "ref", "fn": "rnn_cell_forward"}, [np.zeros((3, 10 ** 5)), a0, p])
         assert "larger" in reply["error"]  # sized by encoding it again
-        # Not on other functions' inputs (no numerical differentiation through the reference).
-        with pytest.raises(grading.JudgeError, match="only runs"):
-            stub(x[:, :, 0] + 1e-6, a0, p)
-        with pytest.raises(grading.JudgeError, match="only runs"):
-            stub(x[:, :, 0], a0, {**p, "Wax": p["Wax"] + 1e-6})
-        with pytest.raises(grading.JudgeError, match="too many"):
-            for _ in range(200):
-                stub(x[:, :, 0], a0, p)
-        with pytest.raises(grading.JudgeError, match="already checked"):
+        # Not on other functions' inputs (no numerical differentiation through the reference):
+        # the answer keeps the reference's structure, with NaN in place of every value.
+        for off in (stand_in(x[:, :, 0] + 1e-6, a0, p),
+                    stand_in(x[:, :, 0], a0, {**p, "Wax": p["Wax"] + 1e-6})):
+            assert np.isnan(off[0]).all() and np.isnan(off[1]).all() and np.isnan(off[2][0]).all()
+        with pytest.raises(judge_client.JudgeError, match="too many"):  # a few per example and step
+            for _ in range(judge.ORACLE_FACTOR * sum(c["inputs"][0][0].size for c in data) + 3):
+                stand_in(x[:, :, 0], a0, p)
+        with pytest.raises(judge_client.JudgeError, match="already checked"):
             c.begin("rnn_forward")
-        with pytest.raises(grading.JudgeError, match="before"):
+        with pytest.raises(judge_client.JudgeError, match="before"):
             c.begin("rnn_cell_forward")
-        with pytest.raises(grading.JudgeError, match="not being checked"):
+        with pytest.raises(judge_client.JudgeError, match="not being checked"):
             c.submit("lstm_forward", [])
         points, n_ok, text, _ = c.submit("rnn_forward", [{} for _ in data])
         assert points == 0 and "was not sent back" in text
@@ -394,7 +406,7 @@ def test_reference_cell_only_on_states_a_sequence_pass_reaches(ref):
     data = refdata_load()
     xt_c, a_c, p_c = data["rnn_cell_forward"][0]["inputs"]
     with judge.Judge(strict_order=True, data=data, ref=ref) as j:
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         x, a0, p = c.begin("rnn_forward")[0]["inputs"]
         # The attack: the same parameters, so solve for the a_prev that gives the cell's own
         # pre-activation at a time step of x; the reference would then return its answers.
@@ -402,22 +414,22 @@ def test_reference_cell_only_on_states_a_sequence_pass_reaches(ref):
         crafted = a_c + np.linalg.solve(p["Waa"], p["Wax"] @ (xt_c - x[:, :, 0]))
         assert np.allclose(ref.rnn_cell_forward(x[:, :, 0], crafted, p)[0],
                            data["rnn_cell_forward"][0]["expected"]["a_next"])
-        stub = c.stub("rnn_cell_forward")
-        with pytest.raises(grading.JudgeError, match="only runs on"):
-            stub(x[:, :, 0], crafted, p)
-        a1 = stub(x[:, :, 0], a0, p)[0]  # the chain: a0, then what it returned
-        stub(x[:, :, 1], a1, p)
-        stub(x[:, :, 1], a0.astype(np.float32), p)  # a copy in another float type
+        stand_in = c.stand_in("rnn_cell_forward")
+        got = stand_in(x[:, :, 0], crafted, p)  # answered, with NaN alone
+        assert all(np.isnan(v).all() for v in (got[0], got[1], got[2][0]))
+        assert got[2][1] is crafted and got[2][3] is p
+        a1 = stand_in(x[:, :, 0], a0, p)[0]  # the chain: a0, then what it returned
+        stand_in(x[:, :, 1], a1, p)
+        stand_in(x[:, :, 1], a0.astype(np.float32), p)  # a copy in another float type
         c.close()
-        c = grading.JudgeClient(j.socket_path)
+        c = judge_client.JudgeClient(j.socket_path)
         da, caches = c.begin("rnn_backward")[0]["inputs"]
-        stub = c.stub("rnn_cell_backward")
+        stand_in = c.stand_in("rnn_cell_backward")
         T = da.shape[-1]
-        with pytest.raises(grading.JudgeError, match="only runs on"):
-            stub(da[:, :, T - 1] * 1.5, caches[0][T - 1])
-        g = stub(da[:, :, T - 1], caches[0][T - 1])
-        stub(da[:, :, T - 2] + g["da_prev"], caches[0][T - 2])  # da_next = da<t> + da_prev<t+1>
-        stub(da[:, :, T - 2], caches[0][T - 2])  # the catalogued mistake: nothing added
+        assert all(np.isnan(v).all() for v in stand_in(da[:, :, T - 1] * 1.5, caches[0][T - 1]).values())
+        g = stand_in(da[:, :, T - 1], caches[0][T - 1])
+        stand_in(da[:, :, T - 2] + g["da_prev"], caches[0][T - 2])  # da_next = da<t> + da_prev<t+1>
+        stand_in(da[:, :, T - 2], caches[0][T - 2])  # the catalogued mistake: nothing added
         c.close()
     assert any("no sequence pass reaches" in e for e in j.events)
 
@@ -433,9 +445,9 @@ def test_recheck_judge_hands_out_the_steps(ref):
     cells = [{"index": 3, "source": "x = 1"}, {"index": 5, "source": "y = 2"}]
     with judge.Judge(exclusive=True, strict_order=True, ref=ref) as j:
         j.plan(cells, skip_cells=[5])
-        grader = grading.JudgeClient(j.socket_path)
-        intruder = grading.JudgeClient(j.socket_path)
-        with pytest.raises(grading.JudgeError, match="only the grader"):
+        grader = judge_client.JudgeClient(j.socket_path)
+        intruder = judge_client.JudgeClient(j.socket_path)
+        with pytest.raises(judge_client.JudgeError, match="only the grader"):
             intruder.request({"op": "next"})
         reply, _ = grader.request({"op": "next"})
         assert (reply["step"], reply["index"], reply["source"]) == ("cell", 3, "x = 1")
@@ -443,7 +455,7 @@ def test_recheck_judge_hands_out_the_steps(ref):
         for forged in ({"op": "progress", "stage": "function"}, {"op": "progress", "stage": "cell"},
                        {"op": "begin", "fn": "lstm_backward"}, {"op": "undefined"},
                        {"op": "submit"}, {"op": 7}, {}):
-            with pytest.raises(grading.JudgeError):
+            with pytest.raises(judge_client.JudgeError):
                 grader.request(forged)
         assert j.progress == {"stage": "cell", "index": 3} and j.begun == []
         reply, inputs = grader.request({"op": "next"})
@@ -464,14 +476,14 @@ def test_recheck_judge_hands_out_the_steps(ref):
 
 def test_exclusive_judge_grades_only_on_the_graders_connection():
     with judge.Judge(exclusive=True) as j:
-        grader = grading.JudgeClient(j.socket_path)
-        intruder = grading.JudgeClient(j.socket_path)
-        with pytest.raises(grading.JudgeError, match="only the grader"):
+        grader = judge_client.JudgeClient(j.socket_path)
+        intruder = judge_client.JudgeClient(j.socket_path)
+        with pytest.raises(judge_client.JudgeError, match="only the grader"):
             intruder.begin("rnn_cell_forward")
         assert len(grader.begin("rnn_cell_forward")) == len(testcases.CASES)
         j.expect_grader()
-        restarted = grading.JudgeClient(j.socket_path)
-        with pytest.raises(grading.JudgeError, match="only the grader"):
+        restarted = judge_client.JudgeClient(j.socket_path)
+        with pytest.raises(judge_client.JudgeError, match="only the grader"):
             grader.begin("rnn_forward")
         assert restarted.begin("rnn_forward")
         for c in (grader, intruder, restarted):
@@ -524,9 +536,10 @@ def test_recheck_rejects_unreadable_notebooks_and_bad_file_names():
 
 
 @needs_sandbox
-def test_recheck_that_cannot_start_is_an_error_not_zeros(monkeypatch):
+def test_recheck_that_cannot_start_is_an_error_not_zeros():
     """Zeros are recorded only for what the submission did; a broken grader raises instead."""
-    monkeypatch.setattr(sandbox, "CLIENT_MODULES",
-                        tuple(m for m in sandbox.CLIENT_MODULES if m != "client/recheck_driver.py"))
+    full = course_contents()
+    broken = sandbox.Contents(tuple(f for f in full.files if not f[1].endswith("/recheck_driver.py")),
+                              full.protected)
     with pytest.raises(recheck.RecheckError, match="did not start"):
-        recheck.recheck(_notebook({}), {})
+        recheck.recheck(_notebook({}), {}, contents=broken)

@@ -242,8 +242,8 @@ def test_a_hidden_test_record_shows_nothing_in_jupyterlab(page, jupyterlab):
     path = "record_check.ipynb"
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "from rnncourse import grading\n"
-        "grading._show_record({'fn': 'rnn_forward', 'v': 1, 'outputs': {'a': {'ok': True}}})\n"
+        "from rnncourse.client import feedback\n"
+        "feedback.show_record({'fn': 'rnn_forward', 'v': 1, 'outputs': {'a': {'ok': True}}})\n"
         "print('the report')")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                  "language": "python"}

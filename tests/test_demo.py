@@ -42,6 +42,11 @@ def test_demo_builds_and_grades_a_course_of_its_own(course):
         assert (demo_root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").is_file()
     # its feedback was released into its own exchange, one page per student
     assert len(list((demo_root / "exchange").rglob("*.html"))) == len(CLASS)
+    # and the class report names the mistake the sample class made, in the demo's course only
+    assert not (tmp / "reports").exists(), "the demo wrote its report into the course"
+    mistakes = (demo_root / "reports" / ASSIGNMENT / "mistakes.csv").read_text()
+    assert "bias_forgotten" in mistakes
+    assert (demo_root / "reports" / ASSIGNMENT / "index.html").is_file()
 
 
 def test_release_feedback_works_in_the_demo_and_in_the_course(course, tmp_path):

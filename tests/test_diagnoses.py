@@ -1,4 +1,4 @@
-"""Named mistakes in the hidden tests' reports (rnncourse.grading.compare / report).
+"""Named mistakes in the hidden tests' reports (rnncourse.verdicts.verdict.compare / report).
 
 A held-out set of typical mistaken implementations, each written as an edit of
 the reference in the style students write (``np.dot``, ``np.vstack``, the
@@ -13,7 +13,9 @@ import pytest
 
 from rnncourse import FUNCTIONS, grading
 from rnncourse.client import testcases
+from rnncourse.client.runcase import run_case
 from rnncourse.content import mistakes, refdata, reference
+from rnncourse.verdicts import verdict
 
 # (function, edits of the reference source, the mistake labels the report must name)
 HELD_OUT = [
@@ -77,8 +79,8 @@ def _module(fn, edits):
 
 def _grade(module, fn):
     ns = vars(module)  # the functions' globals, as the notebook's globals() in a hidden test
-    diagnosis = grading.diagnose(fn, refdata.load()[fn], ns[fn], ns)
-    return diagnosis, grading.report(fn, diagnosis)
+    diagnosis = verdict.diagnose(fn, refdata.load()[fn], ns[fn], ns)
+    return diagnosis, verdict.report(fn, diagnosis)
 
 
 @pytest.mark.parametrize("fn,edits,labels", HELD_OUT, ids=lambda v: v if isinstance(v, str) else "")
@@ -124,10 +126,10 @@ def test_points_are_the_share_of_right_outputs():
     data = refdata.load()
     for m in [*mistakes.MISTAKES, *mistakes.pairs("lstm_backward")]:
         ns = vars(mistakes.variant(m))
-        got = [grading.run_case(m.fn, ns[m.fn], ns, case) for case in data[m.fn]]
+        got = [run_case(m.fn, ns[m.fn], ns, case, verdict.reference_stand_in(m.fn)) for case in data[m.fn]]
         right = sum(all(isinstance(g[k], np.ndarray) and testcases.matches(g[k], c["expected"][k])
                         for g, c in zip(got, data[m.fn])) for k in testcases.OUTPUTS[m.fn])
-        points, n_ok, _ = grading.report(m.fn, grading.compare(m.fn, data[m.fn], got))
+        points, n_ok, _ = verdict.report(m.fn, verdict.compare(m.fn, data[m.fn], got))
         assert n_ok == right
         assert points == round(testcases.POINTS[m.fn] * right / len(testcases.OUTPUTS[m.fn]), 4)
 
@@ -146,7 +148,7 @@ def test_diagnosis_round_trips_as_plain_data():
     diagnosis, _ = _grade(mistakes.variant(m), "lstm_backward")
     d = diagnosis.to_dict()
     assert d["mistakes"] == ["next_step_gradient_not_added", "cell_gradient_not_carried"]
-    assert grading.Diagnosis.from_dict(d) == diagnosis
+    assert verdict.Diagnosis.from_dict(d) == diagnosis
 
 
 def test_the_judge_records_the_named_mistakes(monkeypatch, capsys):

@@ -4,16 +4,16 @@ import json
 
 import pytest
 
-from rnncourse import FUNCTIONS, grading
-from rnncourse.client import testcases
+from rnncourse import FUNCTIONS
+from rnncourse.client import feedback, testcases
 from rnncourse.content import lessons, mistakes, refdata
-from rnncourse.verdicts import diagnosis
+from rnncourse.verdicts import diagnosis, verdict
 
 
 def _report(fn, module):
     ns = dict(vars(module))
-    verdicts = grading.diagnose(fn, refdata.load()[fn], ns[fn], ns)
-    return verdicts, grading.report(fn, verdicts)[2]
+    verdicts = verdict.diagnose(fn, refdata.load()[fn], ns[fn], ns)
+    return verdicts, verdict.report(fn, verdicts)[2]
 
 
 def _cell(text, data):
@@ -27,7 +27,7 @@ def _cell(text, data):
 def test_every_catalogued_mistake_is_named_in_the_record(mistake):
     verdicts, text = _report(mistake.fn, mistakes.variant(mistake))
     assert diagnosis.MARKER not in text and diagnosis.parse(text) == {}  # the text is for people
-    d = diagnosis.from_cell(_cell(text, grading.record(mistake.fn, verdicts)), mistake.fn)
+    d = diagnosis.from_cell(_cell(text, verdict.record(mistake.fn, verdicts)), mistake.fn)
     assert d.to_dict() == diagnosis.from_verdicts(mistake.fn, verdicts).to_dict()
     assert set(d.outputs) == set(testcases.OUTPUTS[mistake.fn])
     assert mistake.label in d.mistakes(), (d.to_dict(), text)
@@ -37,7 +37,7 @@ def test_every_catalogued_mistake_is_named_in_the_record(mistake):
 def test_the_confined_copy_names_the_same_mime_type():
     from rnncourse.run import outputcap
 
-    assert grading._RECORD_MIME == outputcap.RECORD_MIME == diagnosis.MIME
+    assert feedback.RECORD_MIME == outputcap.RECORD_MIME == diagnosis.MIME
     assert diagnosis.bundle(diagnosis.Record("x", {})) == {diagnosis.MIME: {"fn": "x", "v": 1,
                                                                            "outputs": {}}}
 
@@ -64,7 +64,7 @@ def test_a_cell_graded_before_the_display_is_read_for_the_old_line():
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_the_reference_is_all_correct(fn, ref):
     verdicts, text = _report(fn, ref)
-    d = diagnosis.from_cell(_cell(text, grading.record(fn, verdicts)), fn)
+    d = diagnosis.from_cell(_cell(text, verdict.record(fn, verdicts)), fn)
     assert d.correct and not d.mistakes() and not d.unexplained() and not d.errors()
 
 

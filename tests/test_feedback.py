@@ -39,7 +39,7 @@ def stock(stock_run):
     return stock_run[0]
 
 
-# What nbgrader itself prints for every submission (README: "Warnings nbgrader prints that are
+# What nbgrader itself prints for every submission (docs/assignment.md: "Warnings nbgrader prints that are
 # harmless"): hidden test cells differ from their released copies by construction; nbgrader's
 # gradebook under SQLAlchemy 2; ipykernel's note on local TCP.
 HARMLESS = re.compile(r"Attribute 'checksum' for cell (\w+)_hidden has changed!"

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from rnncourse import sandbox
+from rnncourse.sandbox import leftovers
 
 ok, why = sandbox.available()
 pytestmark = [pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}"),
@@ -42,9 +43,9 @@ def _gone(sb, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if sb.root_mode:
-            left = sandbox._pids_of_uid(sb.uid)
+            left = leftovers.pids_of_uid(sb.uid)
         else:
-            left = {p for p in sb.pids() if sandbox._alive(p)}
+            left = {p for p in sb.pids() if leftovers.alive(p)}
         if not left:
             return True
         time.sleep(0.05)
@@ -105,7 +106,7 @@ def test_killing_the_launcher_kills_the_program(tmp_path, server):
             time.sleep(1000)
         """)]), stdout=subprocess.PIPE, text=True)
         assert launcher.stdout.readline().strip() == "started"
-        assert sandbox._pids_of_uid(sb.uid) or not sb.root_mode
+        assert leftovers.pids_of_uid(sb.uid) or not sb.root_mode
         launcher.kill()
         launcher.wait(timeout=10)
         assert _gone(sb), "the program outlived its launcher"

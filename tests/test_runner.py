@@ -147,9 +147,10 @@ def test_rerun_skips_everything_already_graded(ours):
 
 def test_kill_stops_an_unconfined_kernel():
     """Kernel.kill() (the total-time watchdog) ends the kernel also without a sandbox."""
-    from rnncourse.run import worker
+    from rnncourse.run.kernel import Kernel, KernelSpec
+    from rnncourse.run.tasks import Task
 
-    kernel = worker.Kernel(worker._task_spec({"files": {}, "confine": False})).start()
+    kernel = Kernel(KernelSpec.from_task(Task.from_dict({"files": {}, "confine": False}))).start()
     try:
         proc = kernel.km.provisioner.process
         assert proc.poll() is None

@@ -11,6 +11,15 @@ the restored structure):
   float32 input (costs points in both), one buffer reused for every step
   (wrong caches in both), a backward cell that calls the forward cell;
 * ``wrong_calls``: a missing and a doubled argument (zero in both);
+* ``columns``, ``columns2``: every sequence function calls its cell one example
+  (one column of the batch) at a time, inside or outside the time loop, with
+  ``x[:, i:i+1, t]``, 1-D slices reshaped, ``np.newaxis`` or a list index, two
+  examples at a time, or the whole batch plus a 1-D shape check;
+* ``sanity_checks``, ``off_case``: a correct ``lstm_forward`` that also prints
+  the shape of a cell call on random inputs, the same in ``rnn_backward``
+  (full marks in both), and an ``lstm_forward`` whose ``c`` comes from a call
+  on a halved cell state (partial credit in both): the judge answers those
+  calls with NaN, and the report of that function says so in one line;
 * ``retyped``, ``moved_markdown``, ``empty_cells``: a solution cell deleted and
   retyped in a new cell, a markdown cell moved with a helper under it, 2,500
   empty cells;
@@ -42,7 +51,12 @@ STYLES = {  # variants of tests/test_judge.py, at most one per function
     "values": ["integer_state", "reused_buffer", "calls_another"],
     "values2": ["fortran_input", "float32_input"],
     "wrong_calls": ["missing_argument", "twice_given"],
+    "columns": ["columns_outside", "columns_inside", "columns_backward", "columns_lstm_backward"],
+    "columns2": ["columns_newaxis", "columns_debug", "columns_pairs", "columns_lstm_inside"],
+    "sanity_checks": ["sanity_check", "sanity_check_backward"],
+    "off_case": ["one_output_off_case"],
 }
+NOTE = "on inputs outside its test case, and those calls returned NaN"
 def _where(nb, grade_id):
     return next(i for i, c in enumerate(nb.cells)
                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
@@ -113,7 +127,23 @@ def graded(tmp_path_factory):
     _, mine = bench.run_runner(ours, workers=2)
     assert mine.returncode == 0, mine.stdout[-3000:] + mine.stderr[-3000:]
     return {"stock": gradebook.grades(f"sqlite:///{stock / 'gradebook.db'}"),
-            "ours": gradebook.grades(f"sqlite:///{ours / 'gradebook.db'}"), "students": list(class_)}
+            "ours": gradebook.grades(f"sqlite:///{ours / 'gradebook.db'}"), "students": list(class_),
+            "feedback": {s: _outputs(ours / "autograded" / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+                         for s in class_}}
+
+
+def _outputs(path):
+    """``{grade_id: text of the cell's outputs}`` of a graded notebook (``{}`` when there is none)."""
+    if not path.exists():
+        return {}
+    nb = nbformat.read(str(path), as_version=4)
+    out = {}
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id and cell.cell_type == "code":
+            out[grade_id] = "".join(o.get("text", "") + o.get("evalue", "") + str(o.get("data", ""))
+                                    for o in cell.get("outputs", []))
+    return out
 
 
 FULL = {f"{fn}_hidden": float(testcases.POINTS[fn]) for fn in FUNCTIONS}
@@ -128,12 +158,22 @@ def test_scores_equal_stock_cell_by_cell(graded):
 
 def test_the_class_is_mixed(graded):
     stock = graded["stock"]
-    for student in ("call_styles", "retyped", "moved_markdown", "empty_cells"):
+    for student in ("call_styles", "retyped", "moved_markdown", "empty_cells", "columns", "columns2"):
         assert stock[student] == FULL, student
     assert stock["values"]["rnn_forward_hidden"] < FULL["rnn_forward_hidden"]  # the reused buffer
     assert stock["values"]["lstm_cell_backward_hidden"] == FULL["lstm_cell_backward_hidden"]
     assert stock["values2"]["rnn_forward_hidden"] == FULL["rnn_forward_hidden"]
     assert stock["wrong_calls"]["lstm_forward_hidden"] == 0 == stock["wrong_calls"]["rnn_forward_hidden"]
+    assert stock["sanity_checks"] == FULL
+    assert 0 < stock["off_case"]["lstm_forward_hidden"] < FULL["lstm_forward_hidden"]
+
+
+def test_off_case_calls_are_named_in_their_reports_only(graded):
+    """The hidden test of a function that called its cell off the test case says so; no other does."""
+    feedback = graded["feedback"]
+    named = {(s, g) for s, cells in feedback.items() for g, text in cells.items() if NOTE in text}
+    assert named == {("sanity_checks", "lstm_forward_hidden"), ("sanity_checks", "rnn_backward_hidden"),
+                     ("off_case", "lstm_forward_hidden")}
 
 
 def test_a_pasted_test_cell_costs_nothing(graded):

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow]
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 UNFINISHED = ("rnn_backward", "lstm_cell_forward", "lstm_forward", "lstm_cell_backward",
               "lstm_backward")
-# What nbgrader and the kernel say in any student's folder (README: "Warnings"), not the course.
+# What nbgrader and the kernel say in any student's folder (docs/assignment.md: "Warnings"), not the course.
 NBGRADER_OWN_WARNINGS = ("No nbgrader_config.py file found", "Kernel is running over TCP")
 BUTTON = """
 import json, sys

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from rnncourse import sandbox
 from rnncourse.authoring import bench
 from rnncourse.run import gradebook
+from rnncourse.sandbox import hostlinks
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
@@ -42,13 +42,13 @@ def test_symlinks_on_follows_relative_absolute_and_parent_links(tmp_path):
     os.symlink(str(real), tmp_path / "alias")                       # absolute
     (tmp_path / "course").mkdir()
     os.symlink("../alias/env", tmp_path / "course" / ".venv")      # relative, through ..
-    links = sandbox.symlinks_on(str(tmp_path / "course" / ".venv" / "bin" / "python"))
+    links = hostlinks.symlinks_on(str(tmp_path / "course" / ".venv" / "bin" / "python"))
     real_tmp = os.path.realpath(tmp_path)
     assert links == [(f"{real_tmp}/course/.venv", "../alias/env"), (f"{real_tmp}/alias", str(real)),
                      (f"{real}/env/bin/python", "python3.11")]
-    assert sandbox.symlinks_on(str(real / "env")) == []
+    assert hostlinks.symlinks_on(str(real / "env")) == []
     os.symlink("loop", tmp_path / "loop")
-    assert len(sandbox.symlinks_on(str(tmp_path / "loop"), limit=5)) == 5
+    assert len(hostlinks.symlinks_on(str(tmp_path / "loop"), limit=5)) == 5
 
 
 # ---------------------------------------------------------------- layouts

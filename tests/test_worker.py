@@ -1,4 +1,4 @@
-"""One submission's two confined processes never run at the same time (``rnncourse.run.worker``)."""
+"""rnncourse.run.worker: one submission's steps; its two confined processes never run at the same time."""
 
 import json
 import textwrap
@@ -8,8 +8,6 @@ import pytest
 
 from rnncourse import sandbox
 from rnncourse.run import worker
-
-pytestmark = [pytest.mark.sandbox]
 
 ok, why = sandbox.available()
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +36,7 @@ PROBE = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.sandbox
 @pytest.mark.skipif(not ok, reason=f"confinement unavailable: {why}")
 def test_recheck_is_over_before_the_kernel_runs_the_submission():
     """A lock the re-check holds for 12 s is gone before the kernel's first cell looks for it."""
@@ -72,3 +71,58 @@ def test_a_judge_record_lowers_a_cell_that_never_ran():
     judge = {"rnn_cell_forward": {"points": 0.0, "report": "did not finish"}}
     scores, _, _, _ = scoring.score_notebook(nb, True, judge, recheck)
     assert scores["rnn_cell_forward_hidden"] == 0.0
+
+
+def test_a_bad_task_is_the_machinerys_failure_and_runs_nothing(monkeypatch):
+    monkeypatch.setattr(worker._POOL, "take", lambda *a: pytest.fail("a kernel was taken"))
+    result = worker.execute_submission({"student": "eve", "files": {"../../etc/passwd": b""}})
+    assert result["infra_error"] == "ValueError: task file name '../../etc/passwd': plain file names only"
+    assert result["student"] == "eve" and result["notebook"] is None and result["timings"] == {}
+
+
+def test_a_worker_with_other_reference_data_refuses_to_grade(monkeypatch):
+    from rnncourse.run import trusted_reference
+
+    monkeypatch.setattr(trusted_reference, "load", lambda: (None, None))
+    monkeypatch.setattr(trusted_reference, "loaded_digest", lambda: "mine")
+    with pytest.raises(RuntimeError, match="install the same version of the course on every worker"):
+        worker._accept({"confine": False, "reference_digest": "theirs"})
+    assert worker._accept({"confine": False, "reference_digest": "mine"}).reference_digest == "mine"
+
+
+def test_a_kernel_that_cannot_start_is_reported_and_timed(monkeypatch):
+    def take(key, spec):
+        raise OSError("no kernel")
+
+    monkeypatch.setattr(worker._POOL, "take", take)
+    result = worker.execute_submission({"student": "eve", "confine": False, "notebook": "{}"})
+    assert result["infra_error"] == "could not start a kernel: OSError: no kernel"
+    assert {"total", "worker_cpu", "recheck_cpu"} <= set(result["timings"])
+
+
+def test_an_unconfined_submission_runs_like_stock_nbgrader():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(open('mine.txt').read())")])
+    result = worker.execute_submission({"student": "ada", "notebook": nbformat.writes(nb), "confine": False,
+                                        "warm": False, "prestart": False,
+                                        "extra_files": {"mine.txt": b"from the student"}})
+    assert result["infra_error"] is None and result["error"] is None, result
+    assert result["judge"] is None and result["recheck"] is None  # no judge, no re-check unconfined
+    outputs = json.loads(result["notebook"])["cells"][0]["outputs"]
+    assert "".join(outputs[0]["text"]) == "from the student\n"
+    assert result["timings"]["prestarted"] == 0.0 and "cleanup" in result["timings"]
+
+
+def test_judge_record():
+    class Judge:
+        results = {"rnn_forward": {"points": 7, "report": "2 of 3", "mistakes": [1]}}
+        events = []
+
+    assert worker._judge_record(None) == (None, None)
+    verdicts, events = worker._judge_record(Judge)
+    assert verdicts == {"rnn_forward": {"points": 7.0, "report": "2 of 3", "mistakes": ["1"],
+                                        "diagnosis": None}}
+    assert events is None
+    Judge.events = ["refused a request"]
+    assert worker._judge_record(Judge)[1] == ["refused a request"]

@@ -12,7 +12,9 @@ Everything happens in a complete nbgrader course of its own, ``demo/``
 3. autograde it with stock ``nbgrader autograde``, generate feedback, release
    it into the demo's exchange, export ``demo/grades.csv``;
 4. print the score of every student in every function, and what the hidden
-   tests told each student.
+   tests told each student;
+5. write the class report (``make report``) into ``demo/reports/``: what the
+   class got wrong, function by function.
 """
 
 import csv
@@ -25,6 +27,7 @@ import nbformat
 from rnncourse import ASSIGNMENT, FUNCTIONS, paths, stocknbgrader
 from rnncourse.authoring import release, sampleclass, scratchcourse
 from rnncourse.client import testcases
+from rnncourse.reports import classreport
 
 DEMO_CONFIG = """
 # ---- added by `make demo`: this copy is the demo's own course --------------------------
@@ -155,11 +158,13 @@ def run(students=None, dest=None, timeout=None):
     for student, errors in kinds.items():
         for fn, _ in (errors if isinstance(errors, list) else []):
             print(f"\n[{student}] {fn}:\n{hidden_reports(student, root)[fn]}")
+    written = classreport.build(root, f"sqlite:///{root / 'gradebook.db'}")
+    print(f"\nWhat the class got wrong, {written.summary()}")
     with open(root / "grades.csv") as f:
         n = sum(1 for _ in csv.DictReader(f))
     print(f"\nAll in {shown}/ (the course's own folders are untouched): grades.csv {n} rows, "
           f"feedback/ each student's feedback HTML (released into exchange/), autograded/ the "
-          f"graded notebooks, gradebook.db. `make clean-demo` removes it. "
+          f"graded notebooks, reports/ the class report, gradebook.db. `make clean-demo` removes it. "
           f"Total {time.perf_counter() - t0:.1f} s.")
     return root
 

@@ -11,7 +11,12 @@ exactly), ``{"t": [...]}``, ``{"l": [...]}``, ``{"d": [[key, node], ...]}``,
 objects (:func:`nodes` of what it sent), so a value handed back keeps its
 identity (a cache holds the very arrays and dict the caller passed). In a
 message, the same array object met twice is sent once and comes back as one
-object.
+object; with ``views``, ``{"V": [k, base, offset, shape, strides]}`` is the
+k-th view, into the array node ``base`` (offset and strides counted in its
+elements; the same k again is the same view object), so
+arrays that share one buffer on the sender's side (``da_prev`` and ``dxt``,
+two slices of one array in the reference ``lstm_cell_backward``) share one on
+the receiver's, with the same offsets, strides and ``base``.
 """
 
 import json
@@ -59,30 +64,58 @@ def nodes(obj):
     return out
 
 
-def pack(obj, shared=(), keep_identity=False):
+def _view_of(o, outside):
+    """``(base, offset, strides)`` in elements when ``o`` can travel as a view of its base, else None.
+
+    The base must own its C-ordered buffer, have ``o``'s dtype, and not be one
+    of the receiver's own objects (those travel as references).
+    """
+    b = o.base
+    if not (isinstance(b, np.ndarray) and b is not o and b.flags.owndata and b.flags.c_contiguous
+            and b.dtype == o.dtype and b.dtype.name in DTYPES and id(b) not in outside):
+        return None
+    size = o.dtype.itemsize
+    offset = o.__array_interface__["data"][0] - b.__array_interface__["data"][0]
+    if offset % size or any(s % size for s in o.strides):
+        return None
+    return b, offset // size, [s // size for s in o.strides]
+
+
+def pack(obj, shared=(), keep_identity=False, views=False):
     """Return ``(spec, arrays)``: a JSON-able spec and the list of arrays it indexes.
 
     ``shared``: the receiver's own objects (:func:`nodes` of its message); an
     object among them is sent as a reference to it rather than as a copy.
     ``keep_identity``: an array object met again is sent as the same index
     (messages); otherwise every occurrence is a copy of its own (data files).
+    ``views`` (with ``keep_identity``): a view of another array is sent as a
+    view of that array, sent once (``{"V": ...}``).
     """
     arrays = []
     index = {}
+    seen_views = {}
     outside = {id(o): k for k, o in enumerate(shared)}
+
+    def array(o):
+        key = id(o) if keep_identity else len(arrays)
+        if key not in index:
+            arr, dtype = _as_f8(o)
+            index[key] = (len(arrays), dtype)
+            arrays.append(arr)
+        i, dtype = index[key]
+        return {"a": i} if dtype is None else {"A": [i, dtype]}
 
     def walk(o):
         k = outside.get(id(o))
         if k is not None and isinstance(o, (np.ndarray, *_CONTAINERS)):
             return {"x": k}
         if isinstance(o, np.ndarray):
-            key = id(o) if keep_identity else len(arrays)
-            if key not in index:
-                arr, dtype = _as_f8(o)
-                index[key] = (len(arrays), dtype)
-                arrays.append(arr)
-            i, dtype = index[key]
-            return {"a": i} if dtype is None else {"A": [i, dtype]}
+            view = _view_of(o, outside) if views and keep_identity else None
+            if view is None:
+                return array(o)
+            base, offset, strides = view
+            k = seen_views.setdefault(id(o), len(seen_views))
+            return {"V": [k, array(base), offset, list(o.shape), strides]}
         if isinstance(o, tuple):
             return {"t": [walk(v) for v in o]}
         if isinstance(o, list):
@@ -99,6 +132,7 @@ def pack(obj, shared=(), keep_identity=False):
 def unpack(spec, arrays, shared=()):
     """Inverse of :func:`pack`; arrays are copied (one copy per array sent)."""
     built = {}
+    views = {}
 
     def array(i, dtype):
         if i not in built:
@@ -106,6 +140,18 @@ def unpack(spec, arrays, shared=()):
                 raise IndexError("array index out of range")
             built[i] = np.array(arrays[i], dtype=dtype)
         return built[i]
+
+    def view(k, node, offset, shape, strides):
+        if type(k) is not int:
+            raise ValueError("a view needs a number")
+        if k not in views:
+            base = walk(node) if isinstance(node, dict) and ("a" in node or "A" in node) else None
+            if base is None or not _inside(base.size, offset, shape, strides):
+                raise ValueError("a view outside its base array")
+            size = base.dtype.itemsize
+            views[k] = np.ndarray(tuple(shape), dtype=base.dtype, buffer=base, offset=offset * size,
+                                  strides=tuple(s * size for s in strides))
+        return views[k]
 
     def walk(s):
         if "a" in s:
@@ -115,6 +161,8 @@ def unpack(spec, arrays, shared=()):
             if dtype not in DTYPES:
                 raise ValueError(f"dtype {dtype!r} not allowed")
             return array(i, dtype)
+        if "V" in s:
+            return view(*s["V"])
         if "x" in s:
             k = s["x"]
             if type(k) is not int or not 0 <= k < len(shared):
@@ -129,6 +177,19 @@ def unpack(spec, arrays, shared=()):
         return s["v"]
 
     return walk(spec)
+
+
+def _inside(size, offset, shape, strides):
+    """Does a view of ``shape`` and ``strides`` at ``offset`` (elements) stay within ``size`` elements?"""
+    if not (type(offset) is int and isinstance(shape, list) and isinstance(strides, list)
+            and len(shape) == len(strides)
+            and all(type(n) is int and n >= 0 for n in shape) and all(type(s) is int for s in strides)):
+        return False
+    if 0 in shape:
+        return 0 <= offset <= size
+    low = offset + sum(min(0, (n - 1) * s) for n, s in zip(shape, strides))
+    high = offset + sum(max(0, (n - 1) * s) for n, s in zip(shape, strides))
+    return 0 <= low and high < size
 
 
 def to_npz_items(prefix, obj):

@@ -7,7 +7,7 @@ any of the student's code exists in the process, then asks the judge for
 one step after another (``next``): a student cell to run with an IPython
 shell (so magics work as in a kernel), each bounded by ``cell_timeout``
 seconds, or a function to check on the test inputs that come with the step
-(:func:`rnncourse.grading.run_case`, the outputs sent back as plain arrays).
+(:func:`rnncourse.client.runcase.run_case`, the outputs sent back as plain arrays).
 The judge decides the steps and their order and knows which one is
 running; the driver reports nothing about itself. Everything here may be
 subverted by the student's code, and none of it is believed: whatever it
@@ -25,8 +25,9 @@ import os
 import signal
 import sys
 
-from rnncourse import grading
 from rnncourse.client import testcases
+from rnncourse.client.judge_client import JUDGE_ENV, JudgeClient
+from rnncourse.client.runcase import run_case
 
 
 class StepTimeout(Exception):
@@ -38,10 +39,10 @@ def main(argv=None):
     options = json.loads(argv[0]) if argv else {}
     timeout = float(options.get("cell_timeout", 30))
     workdir = options.get("workdir")
-    socket_path = os.environ[grading.JUDGE_ENV]
+    socket_path = os.environ[JUDGE_ENV]
     # Connected before any student code runs: the judge of a re-check grades only on
     # this first connection, so the student's cells cannot begin functions themselves.
-    client = grading.JudgeClient(socket_path)
+    client = JudgeClient(socket_path)
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance(colors="NoColor", autoindent=False)
@@ -103,8 +104,8 @@ def _check(client, fn, reply, inputs, ns, timeout):
         dep = testcases.DEPENDS.get(fn)
         if dep and isinstance(reply.get("signature"), list):  # as JudgeClient.begin keeps it
             client._signatures[dep] = reply["signature"]
-        stub = client.stub(dep) if dep else None
-        got_all = [grading.run_case(fn, guarded, ns, case, stub) for case in data]
+        stand_in = client.stand_in(dep) if dep else None
+        got_all = [run_case(fn, guarded, ns, case, stand_in) for case in data]
     except BaseException:  # the judge records the function as not finished
         got_all = None
     finally:

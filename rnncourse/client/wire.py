@@ -11,6 +11,13 @@ as raw little-endian float64 values in C order, so a reader needs no parser
 beyond JSON: no pickle and no object whose code runs when it is read (an array
 of another real dtype is tagged in the spec and converted back exactly from
 its float64 values). Every read is bounded by a size limit.
+
+The judge's replies may send views (``nested.pack(..., views=True)``): arrays
+that share one buffer in the reference (``da_prev`` and ``dxt`` of
+``lstm_cell_backward``, two slices of one array) come back to the kernel
+sharing one buffer, with the reference's ``base``, offsets and strides, each
+view checked to lie inside its base. The judge accepts no view in a request:
+it reads values only (:func:`recv_sized`).
 """
 
 import json
@@ -30,15 +37,16 @@ class ProtocolError(Exception):
     """A malformed, oversized or forbidden message."""
 
 
-def encode(header, payload=None, shared=()):
+def encode(header, payload=None, shared=(), views=False):
     """Bytes of one message: ``header`` (a JSON-able dict) plus the packed ``payload``.
 
-    ``shared``: the receiver's objects that may be named rather than copied
+    ``shared``: the receiver's objects that may be named rather than copied;
+    ``views``: views travel as views of their base
     (:func:`rnncourse.client.nested.pack`).
     """
     if "spec" in header or "dims" in header:
         raise ValueError("'spec' and 'dims' are the wire's own header fields")
-    spec, arrays = nested.pack(payload, shared, keep_identity=True)
+    spec, arrays = nested.pack(payload, shared, keep_identity=True, views=views)
     arrays = [np.ascontiguousarray(a, dtype=_F8) for a in arrays]
     head = json.dumps({**header, "spec": spec, "dims": [list(a.shape) for a in arrays]}).encode()
     body = b"".join([struct.pack(">I", len(head)), head, *(a.tobytes() for a in arrays)])
@@ -67,7 +75,11 @@ def _read_arrays(shapes, body, pos):
     return arrays, pos
 
 
-def _depth(spec, level=0):
+def _ints(value):
+    return isinstance(value, list) and len(value) <= MAX_NDIM and all(type(n) is int for n in value)
+
+
+def _depth(spec, level=0, views=False):
     if level > MAX_DEPTH:
         raise ProtocolError("message nested too deeply")
     if not isinstance(spec, dict) or len(spec) != 1:
@@ -77,14 +89,23 @@ def _depth(spec, level=0):
         if not isinstance(value, list):
             raise ProtocolError("malformed spec")
         for v in value:
-            _depth(v, level + 1)
+            _depth(v, level + 1, views)
     elif kind == "d":
         if not isinstance(value, list):
             raise ProtocolError("malformed spec")
         for item in value:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
                 raise ProtocolError("malformed spec")
-            _depth(item[1], level + 1)
+            _depth(item[1], level + 1, views)
+    elif kind == "V":
+        if not views:
+            raise ProtocolError("views are not accepted here")
+        if not (isinstance(value, list) and len(value) == 5 and type(value[0]) is int
+                and isinstance(value[1], dict) and set(value[1]) <= {"a", "A"}
+                and type(value[2]) is int and _ints(value[3]) and _ints(value[4])
+                and len(value[3]) == len(value[4])):
+            raise ProtocolError("malformed spec")
+        _depth(value[1], level + 1, views)
     elif kind in ("a", "x"):
         if type(value) is not int:
             raise ProtocolError("malformed spec")
@@ -99,10 +120,12 @@ def _depth(spec, level=0):
         raise ProtocolError("malformed spec")
 
 
-def decode(body, shared=()):
+def decode(body, shared=(), views=False):
     """``(header, payload)`` from a message body (what follows the length).
 
     ``shared``: this side's objects the message may name (``{"x": k}``); none by default.
+    ``views``: the message may hold views of its arrays (``{"V": ...}``); a
+    :class:`ProtocolError` otherwise.
     """
     if len(body) < 4:
         raise ProtocolError("truncated message")
@@ -119,7 +142,7 @@ def decode(body, shared=()):
     if pos != len(body):
         raise ProtocolError("trailing bytes after the last array")
     spec = header.pop("spec", {"v": None})
-    _depth(spec)
+    _depth(spec, views=views)
     try:
         payload = nested.unpack(spec, arrays, shared)
     except (IndexError, KeyError, TypeError, ValueError, RecursionError):
@@ -138,28 +161,29 @@ def _recv_exactly(sock, n):
     return b"".join(chunks)
 
 
-def send(sock, header, payload=None, shared=()):
-    """Send one message."""
-    sock.sendall(encode(header, payload, shared))
+def send(sock, header, payload=None, shared=(), views=False):
+    """Send one message (``views``: as :func:`encode`)."""
+    sock.sendall(encode(header, payload, shared, views))
 
 
 def recv(sock, limit, shared=()):
-    """Receive one message of at most ``limit`` bytes: ``(header, payload)``.
+    """Receive one reply of the judge, of at most ``limit`` bytes: ``(header, payload)``.
 
-    Raises ``ConnectionError`` on a closed connection and :class:`ProtocolError`
-    on anything malformed or larger than ``limit``.
+    It may hold views (:func:`decode`). Raises ``ConnectionError`` on a closed
+    connection and :class:`ProtocolError` on anything malformed or larger than
+    ``limit``.
     """
-    header, payload, _ = recv_sized(sock, limit, shared)
+    header, payload, _ = recv_sized(sock, limit, shared, views=True)
     return header, payload
 
 
-def recv_sized(sock, limit, shared=()):
-    """:func:`recv`, and the message's size in bytes: ``(header, payload, size)``."""
+def recv_sized(sock, limit, shared=(), views=False):
+    """Receive one message: ``(header, payload, size in bytes)``; no view unless ``views``."""
     head = _recv_exactly(sock, 12)
     if head[:4] != MAGIC:
         raise ProtocolError("not a judge message")
     (size,) = struct.unpack(">Q", head[4:])
     if size > limit:
         raise ProtocolError(f"message of {size} bytes exceeds the limit of {limit}")
-    header, payload = decode(_recv_exactly(sock, size), shared)
+    header, payload = decode(_recv_exactly(sock, size), shared, views)
     return header, payload, size + 12

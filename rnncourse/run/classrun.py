@@ -2,11 +2,10 @@
 
 The coordinator (:func:`rnncourse.run.runner.grade_class`) builds the jobs and the executor; a
 :class:`ClassRun` keeps a few submissions in flight per worker, scores what comes back
-(:class:`TaskResult`, read from the worker's plain dict) and records it in the gradebook.
+(:class:`rnncourse.run.tasks.TaskResult`, read from the worker's plain dict) and records it in the gradebook.
 """
 
 import collections
-import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from rnncourse.run.gradebook import Outcome
 from rnncourse.run.scoring import score_notebook
 from rnncourse.run.submission import SubmissionProblem, notebook_problem, parse_notebook, read_files
+from rnncourse.run.tasks import TaskResult
 from rnncourse.sanitize import safe_notebook
 
 RETRIES = 1
@@ -56,31 +56,6 @@ class Job:
     files: dict = field(default_factory=dict)
     started: float = 0.0
     retries: int = 0
-
-
-@dataclass
-class TaskResult:
-    """What a worker sent back for one task (the plain dict of ``execute_submission``)."""
-
-    student: str = None
-    notebook: str = None
-    error: str = None
-    infra_error: str = None
-    judge: dict = None
-    recheck: dict = None
-    judge_events: list = None
-    timings: dict = None
-    worker: str = None
-    prestart_error: str = None
-
-    @classmethod
-    def from_dict(cls, data):
-        """The result from the worker's dict (keys this version does not know are ignored)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in dict(data).items() if k in known})
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
 
 
 class ClassRun:

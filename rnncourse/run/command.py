@@ -12,7 +12,7 @@ CLI_DESCRIPTION = """\
 Grade every submission under submitted/<student>/rnn_lstm/ into the course
 gradebook, write autograded/<student>/rnn_lstm/ as `nbgrader autograde` does,
 and export grades.csv. Scores equal stock `nbgrader autograde` cell by cell;
-student code runs confined (see the README, 'Isolation'), each submission in
+student code runs confined (docs/isolation.md), each submission in
 a fresh kernel.
 
 Runs are resumable: kill one at any point and run it again; submissions
@@ -58,7 +58,7 @@ def add_arguments(p):
     p.add_argument("--no-figures", action="store_true",
                    help="build the notebook's figures without drawing them (same scores; autograded "
                    "notebooks then show <Figure ...> instead of images; no faster since the course's "
-                   "helper draws nothing while grading, see the README)")
+                   "helper draws nothing while grading, see docs/speed.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-scores", action="store_true",
                    help="do not print the class's scores per student and function after the run")

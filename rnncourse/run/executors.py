@@ -63,12 +63,12 @@ def preload_for_workers(confined):
     import nbformat  # noqa: F401
     from nbgrader.preprocessors import Execute  # noqa: F401
 
-    from rnncourse.run import worker
+    from rnncourse.run import trusted_reference, worker  # noqa: F401 (worker: imported once, before forking)
 
     if confined:
         from rnncourse.verdicts import judge, recheck  # noqa: F401 (imported once, before forking)
 
-        worker._reference()
+        trusted_reference.load()
 
 
 class LocalExecutor:

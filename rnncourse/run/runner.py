@@ -214,8 +214,8 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
         ok, how = sandbox.available()
         if not ok:
             raise GradingRefused(
-                f"student code cannot be confined here ({how}). Fix that (see the README, "
-                "'Isolation'), or, for trusted submissions only, grade unconfined with "
+                f"student code cannot be confined here ({how}). Fix that (see docs/isolation.md), "
+                "or, for trusted submissions only, grade unconfined with "
                 "--unsafe-no-sandbox (UNSAFE_NO_SANDBOX=1 with make)")
         if fork_server and not scheduler and workers != 0:
             # Shared by this run's local workers; it imports while the class is read.
@@ -245,9 +245,9 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
     lim.setdefault("cell_timeout", float(execute["timeout"]))
     limits_obj = Limits.from_dict(lim)
     source_files, _ = read_files(course.source_dir(), course.ignore())
-    from rnncourse.run import worker as worker_mod
+    from rnncourse.run.trusted_reference import reference_digest
 
-    digest = worker_mod.reference_digest() if confined else None
+    digest = reference_digest() if confined else None
     base_task = {"files": source_files, "limits": limits_obj.to_dict(), "execute": execute,
                  "confine": confined, "recheck": confined, "prestart": prestart, "warm": warm,
                  "figures": figures, "fork_server": fork_server, "reference_digest": digest}
@@ -348,13 +348,13 @@ def _add_timings(summary, timings, confined, n_graded, cpu0):
     forked = None
     if confined:
         from rnncourse import sandbox
-        from rnncourse.run.worker import _tree_cpu
+        from rnncourse.run.cpu_time import tree_cpu
 
         pid = sandbox.fork_server_pid()
         if pid is not None and n_graded:
             # Re-checks and the forks' start-up; a kernel's own CPU is in kernel_cpu (its tree
             # is killed, not reaped, so it is not counted here).
-            forked = _tree_cpu(pid) / n_graded
+            forked = tree_cpu(pid) / n_graded
         sandbox.stop_fork_server()
     summary.timings = {k: round(sum(v) / len(v), 4) for k, v in timings.items() if v}
     if forked is not None:

@@ -13,13 +13,13 @@ What the confined process sees and may do
   ``/lib``... links or directories beside it), a few files of ``/etc``
   (dynamic linker cache, time zone, fonts; a synthetic ``passwd``), the
   Python installation and the virtual environment (``sys.base_prefix`` and
-  ``sys.prefix``), and the copy of the client modules of ``rnncourse``
-  (``__init__``, ``grading`` and ``client/``; no
-  reference, no data, no mistakes) on ``PYTHONPATH``. The course directory, the
-  gradebook, ``source/``, ``release/``, ``rnncourse/data``, home
-  directories, the host ``/tmp`` and other submissions are not there at all
-  (the virtual environment may live inside the course directory: only the
-  environment is bound, onto an otherwise empty directory).
+  ``sys.prefix``), and a copy of the files the grader hands in
+  (:class:`Contents`, e.g. the course's client modules and nothing else) on
+  ``PYTHONPATH``. Home directories, the host ``/tmp``, other submissions and
+  every host path not listed here are not there at all (the virtual
+  environment may live inside the course directory: only the environment is
+  bound, onto an otherwise empty directory), and no bind may contain a path
+  the grader names as protected (``Contents.protected``).
   Where the interpreter, the environment or the installation is reached
   through symbolic links (a ``.venv`` that links to a shared environment, a
   home or course directory that is a link), each link met on the way is
@@ -75,14 +75,13 @@ import time
 
 from rnncourse.sandbox.cgroups import cgroup_pids, make_cpu_cgroup, make_memory_cgroup
 from rnncourse.sandbox.confine import INSIDE_UID, scrub
+from rnncourse.sandbox.contents import Contents
+from rnncourse.sandbox.hostlinks import interpreter_links
+from rnncourse.sandbox.leftovers import alive, pids_of_uid, umount, umount_stale
 from rnncourse.sandbox.limits import Limits
 
 UID_RANGE = (2_000_000, 3_000_000)
 """Random uids of sandboxes (root mode) are drawn from this range."""
-
-CLIENT_MODULES = ("__init__.py", "grading.py", "client/__init__.py", "client/testcases.py",
-                  "client/nested.py", "client/wire.py", "client/recheck_driver.py")
-"""The only files of ``rnncourse`` the confined code can import (paths in the package)."""
 
 
 def is_plain_file_name(name):
@@ -100,73 +99,6 @@ JUDGE_DIR = "/run/rnncourse"
 # ---------------------------------------------------------------- outside: the API
 def _venv_bin():
     return os.path.join(sys.prefix, "bin")
-
-
-def symlinks_on(path, limit=40):
-    """The symbolic links met while resolving ``path``, in order: ``[(link, target), ...]``.
-
-    Parameters
-    ----------
-    path : str
-        An absolute path (it need not exist).
-    limit : int
-        Most links followed (a loop stops there, as the kernel's ``ELOOP``).
-
-    Returns
-    -------
-    list of (str, str)
-        Each link's own path, with every directory above it already resolved
-        (so it never passes through another link), and its target as
-        ``readlink`` gives it (relative targets stay relative). Recreating
-        them in an otherwise empty root makes ``path`` resolve there as on
-        the host.
-    """
-    links = []
-    cur = "/"
-    todo = [c for c in os.fspath(path).split("/") if c]
-    while todo:
-        part = todo.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            cur = os.path.dirname(cur)
-            continue
-        nxt = os.path.join(cur, part)
-        if not os.path.islink(nxt):
-            cur = nxt
-            continue
-        if len(links) >= limit:
-            break
-        target = os.readlink(nxt)
-        links.append((nxt, target))
-        if target.startswith("/"):
-            cur = "/"
-        todo[:0] = [c for c in target.split("/") if c]
-    return links
-
-
-def _interpreter_links():
-    """The links on the way to this interpreter, its environment and its installation.
-
-    Covers ``sys.executable``, ``sys.prefix``, ``sys.exec_prefix``,
-    ``sys.base_prefix``, ``sys.base_exec_prefix`` and the ``home`` of the
-    environment's ``pyvenv.cfg`` (where Python looks for its installation
-    at start-up): ``[[link, target], ...]`` without repeats.
-    """
-    paths = [sys.executable, sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
-    try:
-        with open(os.path.join(sys.prefix, "pyvenv.cfg"), encoding="utf-8") as f:
-            for line in f:
-                key, sep, value = line.partition("=")
-                if sep and key.strip() == "home" and os.path.isabs(value.strip()):
-                    paths.append(value.strip())
-    except OSError:
-        pass
-    seen = {}
-    for p in paths:
-        for link, target in symlinks_on(os.path.abspath(p)):
-            seen.setdefault(link, target)
-    return [[link, target] for link, target in seen.items()]
 
 
 class Sandbox:
@@ -187,13 +119,17 @@ class Sandbox:
         ``JUDGE_DIR`` and ``RNNCOURSE_JUDGE`` points at ``JUDGE_DIR/judge.sock``.
     binds : sequence of (src, dst, writable), optional
         Further host paths to expose (e.g. a kernel connection file).
+    contents : Contents or dict, optional
+        The grader's files to copy in (importable inside, from ``CLIENT_DIR``)
+        and the host paths no bind may contain (default: none of either).
 
     Use as a context manager, or call :meth:`close` (which calls
     :meth:`kill_all`) when done.
     """
 
-    def __init__(self, workdir, limits=None, judge_dir=None, binds=()):
+    def __init__(self, workdir, limits=None, judge_dir=None, binds=(), contents=None):
         self.limits = Limits.from_dict(limits)
+        self.contents = Contents.from_dict(contents)
         self.workdir = os.path.realpath(os.fspath(workdir))
         if not os.path.isdir(self.workdir):
             raise FileNotFoundError(f"sandbox workdir {self.workdir} does not exist: create it first")
@@ -205,19 +141,19 @@ class Sandbox:
         self.control = tempfile.mkdtemp(prefix="rnncourse-sandbox-")
         os.chmod(self.control, 0o700)
         os.makedirs(os.path.join(self.control, "root"))
-        client = os.path.join(self.control, "client", "rnncourse")
-        os.makedirs(client)
-        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        for name in CLIENT_MODULES:
-            os.makedirs(os.path.dirname(os.path.join(client, name)), exist_ok=True)
-            shutil.copyfile(os.path.join(package, name), os.path.join(client, name))
+        os.makedirs(os.path.join(self.control, "client"))
+        self.contents.copy_into(os.path.join(self.control, "client"))
         with open(os.path.join(self.control, "passwd"), "w") as f:
             f.write(f"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
                     f"student:x:{self.uid}:{self.gid}:student:{self.workdir}:/usr/sbin/nologin\n")
         with open(os.path.join(self.control, "group"), "w") as f:
             f.write(f"root:x:0:\nstudent:x:{self.gid}:\n")
         self.judge_dir = os.path.realpath(os.fspath(judge_dir)) if judge_dir else None
-        self.binds = self._binds(binds)
+        try:
+            self.binds = self._binds(binds)
+        except ValueError:  # a bind that would expose a protected path: nothing is left behind
+            shutil.rmtree(self.control, ignore_errors=True)
+            raise
         self.cgroup = (make_memory_cgroup(os.path.basename(self.control), self.limits)
                        if self.root_mode else None)
         self.cpu_cgroup = (make_cpu_cgroup(os.path.basename(self.control), self.limits, self.cgroup)
@@ -242,11 +178,10 @@ class Sandbox:
         for src, dst, rw in extra:
             binds.append((os.path.realpath(os.fspath(src)), os.fspath(dst), bool(rw)))
         binds.append((self.workdir, self.workdir, True))
-        protected = _protected_paths()
         for src, _, _ in binds:
-            for p in protected:
-                if p == src or p.startswith(src.rstrip("/") + "/"):
-                    raise ValueError(f"refusing to expose {src} to student code: it contains {p}")
+            p = self.contents.exposes(src)
+            if p is not None:
+                raise ValueError(f"refusing to expose {src} to student code: it contains {p}")
         return binds
 
     def config(self, cwd=None):
@@ -267,7 +202,7 @@ class Sandbox:
             "env_extra": self._env_extra(),
             "cgroup": self.cgroup,
             "cpu_cgroup": self.cpu_cgroup if self.cpu_cgroup != self.cgroup else None,
-            "links": _interpreter_links(),
+            "links": interpreter_links(),
         }
 
     def _env_extra(self):
@@ -327,7 +262,7 @@ class Sandbox:
         """
         from rnncourse.sandbox.confine import MS_NODEV, MS_NOSUID, _mount
 
-        _umount_stale()
+        umount_stale()
         if os.path.ismount(self.workdir):
             return False
         aside = os.path.join(self.control, "workdir-files")
@@ -377,7 +312,7 @@ class Sandbox:
         """SIGKILL every process of this sandbox (namespaces die with their init); wait for them."""
         victims = set(self.pids()) | cgroup_pids(self.cgroup) | cgroup_pids(self.cpu_cgroup)
         if self.root_mode:
-            victims |= _pids_of_uid(self.uid)
+            victims |= pids_of_uid(self.uid)
         for pid in victims:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -385,10 +320,10 @@ class Sandbox:
                 pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            left = ({p for p in victims if _alive(p)} | cgroup_pids(self.cgroup)
+            left = ({p for p in victims if alive(p)} | cgroup_pids(self.cgroup)
                     | cgroup_pids(self.cpu_cgroup))
             if self.root_mode:
-                left |= _pids_of_uid(self.uid)
+                left |= pids_of_uid(self.uid)
                 for pid in left - victims:
                     try:
                         os.kill(pid, signal.SIGKILL)
@@ -406,7 +341,7 @@ class Sandbox:
             return
         self.kill_all()
         if self.work_mount:
-            _umount(self.workdir)
+            umount(self.workdir)
         for group in {self.cgroup, self.cpu_cgroup} - {None}:
             for _ in range(50):
                 try:
@@ -424,63 +359,6 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
-def _pids_of_uid(uid):
-    found = set()
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.stat(f"/proc/{name}").st_uid == uid and _alive(int(name)):
-                    found.add(int(name))
-            except FileNotFoundError:
-                pass
-    return found
-
-
-def _umount(path):
-    from rnncourse.sandbox.confine import MNT_DETACH, _c
-
-    _c().umount2(os.fsencode(path), MNT_DETACH)
-
-
-def _umount_stale():
-    """Unmount workdir tmpfs left by a grader that was killed (their control directory is gone)."""
-    try:
-        with open("/proc/self/mountinfo") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return
-    for line in lines:
-        fields = line.split()
-        try:
-            source = fields[fields.index("-") + 2]
-        except (ValueError, IndexError):
-            continue
-        if source.startswith("rnncourse:rnncourse-sandbox-") and not os.path.exists(
-                os.path.join(tempfile.gettempdir(), source.split(":", 1)[1])):
-            _umount(fields[4].encode().decode("unicode_escape"))
-
-
-def _protected_paths():
-    """Paths no bind may contain: the course directory's instructor files."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package
-    course = os.path.dirname(here)
-    paths = [here, os.path.join(course, "source"), os.path.join(course, "release"),
-             os.path.join(course, "gradebook.db"), os.path.join(course, "submitted"),
-             os.path.join(course, "autograded")]
-    env_root = os.environ.get("RNNCOURSE_ROOT")
-    if env_root:
-        paths.append(os.path.realpath(env_root))
-    return [os.path.realpath(p) for p in paths]
 
 
 _FORK_SERVER = {}
@@ -581,7 +459,7 @@ def available():
     """``(True, how)`` when confinement works here, else ``(False, why)``.
 
     Runs a confined probe once per process (result cached): it must start,
-    run as a non-root uid, and see neither the course directory nor ``/root``.
+    run as a non-root uid, and see neither the grader's own code nor ``/root``.
     """
     global _AVAILABLE
     if _AVAILABLE is None:
@@ -600,7 +478,7 @@ def _probe():
     work = tempfile.mkdtemp(prefix="rnncourse-probe-")
     try:
         with Sandbox(work, Limits(total_timeout=30)) as sb:
-            here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the package
+            here = os.path.dirname(os.path.abspath(__file__))  # this package: the grader's code
             code = ("import os,sys; print(os.getuid()); "
                     f"print(int(os.path.exists({here!r}) or os.path.exists('/root/.bashrc')))")
             try:
@@ -613,7 +491,7 @@ def _probe():
                                + (out.stderr.strip().splitlines() or ["(no message)"])[-1])
             uid, seen = out.stdout.split()
             if uid == "0" or seen != "0":
-                return False, "the confinement probe could see the course or ran as root"
+                return False, "the confinement probe could see the grader's code or ran as root"
             mode = "root: own uid" if sb.root_mode else "rootless: user namespace"
             return True, f"Linux namespaces ({mode}, mount/pid/net/ipc/uts), rlimits"
     except OSError as exc:

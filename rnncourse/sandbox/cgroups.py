@@ -26,19 +26,8 @@ def make_memory_cgroup(name, limits):
     if found is None:
         return None
     base, limit_file = found
-    _remove_stale_groups(base)
-    group = os.path.join(base, name)
-    try:
-        os.mkdir(group)
-    except OSError:
-        return None
-    try:
-        with open(os.path.join(group, limit_file), "w") as f:
-            f.write(str(int(limits.memory_total)))
-    except OSError:
-        os.rmdir(group)
-        return None
-    if limit_file == "memory.limit_in_bytes":
+    group = _new_group(base, name, {limit_file: int(limits.memory_total)})
+    if group and limit_file == "memory.limit_in_bytes":
         try:  # no swapping around the limit (v1, when swap accounting is on)
             with open(os.path.join(group, "memory.memsw.limit_in_bytes"), "w") as f:
                 f.write(str(int(limits.memory_total)))
@@ -94,6 +83,14 @@ def make_cpu_cgroup(name, limits, memory_group):
                     break
     if base is None:
         return None
+    return _new_group(base, name, {"cpu.cfs_period_us": CPU_PERIOD_US, "cpu.cfs_quota_us": quota})
+
+
+def _new_group(base, name, settings):
+    """Create the cgroup ``base/name`` and write ``settings`` (``{file: value}``, in order).
+
+    Returns its path, or None (and no group left behind) when either step fails.
+    """
     _remove_stale_groups(base)
     group = os.path.join(base, name)
     try:
@@ -101,10 +98,9 @@ def make_cpu_cgroup(name, limits, memory_group):
     except OSError:
         return None
     try:
-        with open(os.path.join(group, "cpu.cfs_period_us"), "w") as f:
-            f.write(str(CPU_PERIOD_US))
-        with open(os.path.join(group, "cpu.cfs_quota_us"), "w") as f:
-            f.write(str(quota))
+        for file, value in settings.items():
+            with open(os.path.join(group, file), "w") as f:
+                f.write(str(value))
     except OSError:
         os.rmdir(group)
         return None

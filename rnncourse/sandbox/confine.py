@@ -146,7 +146,7 @@ def _bind(src, dst, rw, mounts):
 def _links(root, links, binds):
     """Recreate the host's links ``[(link, target), ...]`` in the new root, where nothing is yet.
 
-    Each link's directory is a resolved path (:func:`rnncourse.sandbox.symlinks_on`).
+    Each link's directory is a resolved path (:func:`rnncourse.sandbox.hostlinks.symlinks_on`).
     A link is made only on the root's own tmpfs (or its private ``/tmp``): never
     in a bound host directory (``binds``, the system directories, ``/etc``,
     ``/dev``), never through another link, and never over what is there.

@@ -131,9 +131,9 @@ def _labels(alternatives):
 
 
 def from_verdicts(fn, verdicts):
-    """A :class:`Record` of what ``grading.compare`` returned.
+    """A :class:`Record` of what ``verdict.compare`` returned.
 
-    ``verdicts``: a ``grading.Diagnosis`` (per output None or a message, with
+    ``verdicts``: a ``verdict.Diagnosis`` (per output None or a message, with
     the labels it named as data: ``named`` for the whole function, ``by_output``
     per output), or a plain ``{output: None or message}`` dict, whose named
     mistakes are then read from the messages (:func:`named_mistakes`).

@@ -3,7 +3,7 @@
 Confined code (a grading kernel, or the re-check process) holds no reference
 data. For each function it asks the judge for the test inputs, runs the
 student's function, and sends back plain float64 arrays; the judge compares
-them with the reference arrays (:func:`rnncourse.grading.compare`, the same
+them with the reference arrays (:func:`rnncourse.verdicts.verdict.compare`, the same
 diagnosis as local mode) and answers with the points and the report.
 
 Rules, per judge (one judge per submission and process):
@@ -15,16 +15,28 @@ Rules, per judge (one judge per submission and process):
   order of :data:`rnncourse.FUNCTIONS`, so every reference cell a sequence
   function may call belongs to a function that was already graded;
 * the reference cell (``testcases.DEPENDS``) runs only while its sequence function
-  is active, at most a few times the calls a correct solution needs, on
-  arguments no bigger than the test inputs, and only at that function's test
-  inputs: a time step of its ``x`` with its parameters, or one of its cell
-  caches, and for the running state (``a_prev``, ``c_prev``) or the upstream
-  gradients (``da_next``, ``dc_next``) only values a sequence pass can reach
-  from those inputs: the initial state or zeros, ``da[:, :, t]``, what the
-  reference cell returned before in this check, or their sum
-  (:meth:`Judge._reachable`). So it cannot be used to compute answers for
-  other functions (a free ``a_prev`` would let the reference cell evaluate
-  the cell function at any input, by solving for the pre-activation);
+  is active, at most a few times the calls a correct solution needs when it
+  calls the cell once per example and time step, on arguments no bigger than
+  the test inputs, and with values only on what is derivable from that
+  function's test case, column by column (:mod:`rnncourse.verdicts.reachable`): each column
+  of the call is one example's column of a time step of ``x`` with the
+  parameters, or of a cell cache, and its running state (``a_prev``,
+  ``c_prev``) or upstream gradients (``da_next``, ``dc_next``) what a
+  sequence pass reaches for that example: the initial state or zeros,
+  ``da[:, i, t]``, what the reference cell returned for it before in this
+  check, or their sum. So the whole batch, one example at a time, or any
+  subset of examples is answered, and it cannot be used to compute answers
+  for other functions (a free ``a_prev`` would let the reference cell
+  evaluate the cell function at any input, by solving for the
+  pre-activation). The reference runs first, so a call that fails on it
+  (a wrong shape) raises its own error, whatever the values; a well-formed
+  call on anything else (a sanity check on random arrays) is answered with
+  the reference's result with NaN in place of every value it computed
+  (:func:`rnncourse.verdicts.reachable.withheld`), noted, and named in one
+  line of the function's report: it learns what a refusal would tell, and
+  the outputs that do not depend on it score as in stock nbgrader;
+* replies send views as views (:mod:`rnncourse.client.wire`): ``da_prev`` and
+  ``dxt`` come back sharing one buffer, as in the kernel;
 * in a re-check (:meth:`Judge.plan`), the judge decides what the driver does
   next: ``next`` hands out the next step (a cell's source, or a function with
   its test inputs) and records it as the current one; the driver claims
@@ -47,8 +59,9 @@ import time
 
 import numpy as np
 
-from rnncourse import FUNCTIONS, grading
+from rnncourse import FUNCTIONS
 from rnncourse.client import nested, testcases, wire
+from rnncourse.verdicts import reachable, verdict
 
 SOCKET_NAME = "judge.sock"
 MAX_CONNECTIONS = 4
@@ -103,9 +116,10 @@ class Judge:
         self.active = None
         self.begun = []
         self.results = {}  # fn -> {"points", "n_ok", "report", "mistakes": [labels named],
-        #                          "diagnosis": grading.record's dict}
+        #                          "diagnosis": verdict.record's dict}
         self.events = []
         self._oracle_calls = 0
+        self._off_case_calls, self._off_case_notes = 0, set()
         self._oracle_budget = 0
         self._oracle_bytes = 0
         self._reached = []
@@ -183,7 +197,7 @@ class Judge:
                 if isinstance(out, Shared):
                     out, shared = out.payload, out.shared
                 try:
-                    wire.send(conn, reply, out, shared)
+                    wire.send(conn, reply, out, shared, views=True)
                 except (OSError, TypeError):
                     return
         finally:
@@ -340,13 +354,14 @@ class Judge:
         shapes = [{k: list(v.shape) for k, v in c["expected"].items()} for c in data]
         dep = testcases.DEPENDS.get(fn)
         self._oracle_calls = 0
-        if dep:
-            steps = sum(c["inputs"][0].shape[-1] for c in data)  # time steps of all cases
+        self._off_case_calls, self._off_case_notes = 0, set()
+        if dep:  # one call per example and time step, in all cases
+            steps = sum(c["inputs"][0].shape[-1] * c["inputs"][0].shape[1] for c in data)
             self._oracle_budget = ORACLE_FACTOR * steps + 2
             self._oracle_bytes = 2 * max(len(wire.encode({}, c["inputs"])) for c in data) + 65536
         else:
             self._oracle_budget = 0
-        self._reached = [_Reachable(dep, c["inputs"]) for c in data] if dep else []
+        self._reached = [reachable.CaseColumns(dep, c["inputs"]) for c in data] if dep else []
         reply = {"ok": True, "shapes": shapes}
         if dep:
             reply["signature"] = signature(getattr(self.ref, dep))
@@ -367,13 +382,6 @@ class Judge:
             return {"ok": False, "error": f"{dep} takes {len(params)} arguments"}, None
         if (len(wire.encode({}, args)) if size is None else size) > self._oracle_bytes:
             return {"ok": False, "error": f"arguments of {dep} are larger than the test inputs"}, None
-        case = self._anchored(dep, {p[0]: v for v, p in zip(args, params)})
-        if case is None:
-            self._note(f"reference {dep} called on arguments outside the test inputs")
-            what = ("with the cell caches it was given" if dep.endswith("backward")
-                    else "on the time steps of x it was given, with the parameters it was given")
-            return {"ok": False, "error": f"the reference {dep} only runs {what}"}, None
-        reach = self._reached[case]
         shared = nested.nodes(args)  # before the call: what the caller holds, as sent
         positional = [v for v, p in zip(args, params) if p[1] != "k"]
         keywords = {p[0]: v for v, p in zip(args, params) if p[1] == "k"}
@@ -386,36 +394,32 @@ class Judge:
             # nbgrader); whether it raises depends on shapes and types, not on values.
             return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}",
                     "raised": _raised(exc)}, None
-        if not reach.allows(args):  # the result is never sent
-            self._note(f"reference {dep} called with a state or gradient no sequence pass reaches")
-            what = ("upstream gradients da[:, :, t], zeros, the gradients it returned, or their sums"
-                    if dep.endswith("backward") else
-                    "the initial state a0, zeros, or the states it returned")
-            return {"ok": False, "error": f"the reference {dep} only runs on {what}"}, None
-        reach.add(result)
-        return {"ok": True}, Shared(result, shared)
+        named = {p[0]: v for v, p in zip(args, params)}
+        anchored = [(case, case.examples(named)) for case in self._reached]
+        anchored = [(case, ex) for case, ex in anchored if ex is not None]
+        if not anchored:
+            return self._off_case(dep, result, shared, "on arguments outside the test inputs")
+        for case, examples in anchored:
+            allowed = case.allowed(named, examples)
+            if allowed is not None:
+                case.add(result, allowed)
+                return {"ok": True}, Shared(result, shared)
+        return self._off_case(dep, result, shared, "with a state or gradient no sequence pass reaches")
 
-    def _anchored(self, dep, named):
-        """The test case whose inputs the reference cell's fixed arguments come from, or None.
+    def _off_case(self, dep, result, shared, why):
+        """Answer a well-formed call off the test case with NaN in place of every computed value.
 
-        ``named``: argument name -> value, as bound to the reference's signature.
-
-        A forward cell must get a time step of some case's ``x`` and that case's
-        parameters; a backward cell one of the cell caches of some case. The
-        other arguments (the running state, upstream gradients) are checked
-        against what that case reaches (:class:`_Reachable`).
+        What a refusal would reveal (that the call was off the test case) and
+        no more; stock nbgrader answers it with real values, so an honest
+        function that also calls the cell on other inputs (a sanity check on
+        random arrays) keeps the outputs that do not depend on that call.
         """
-        first, last = named.get(testcases.ARGS[dep][0]), named.get(testcases.ARGS[dep][-1])
-        for i, case in enumerate(self.data[self.active]):
-            inputs = case["inputs"]
-            if dep.endswith("backward"):
-                if any(_same(last, cache) for cache in inputs[1][0]):
-                    return i
-            elif _same(last, inputs[2]):
-                x = inputs[0]
-                if any(_same(first, x[:, :, t]) for t in range(x.shape[-1])):
-                    return i
-        return None
+        note = f"reference {dep} called {why}: answered with NaN"
+        if note not in self._off_case_notes:  # once per kind and function: a loop fills no log
+            self._off_case_notes.add(note)
+            self._note(note)
+        self._off_case_calls += 1
+        return {"ok": True}, Shared(reachable.withheld(result, shared), shared)
 
     def _submit(self, fn, got_list):
         if fn is None or fn != self.active:
@@ -425,9 +429,14 @@ class Judge:
         got_all = [self._clean(fn, case, got_list[i] if isinstance(got_list, list)
                                and i < len(got_list) else None)
                    for i, case in enumerate(data)]
-        diagnosis = grading.compare(fn, data, got_all)
-        points, n_ok, text = grading.report(fn, diagnosis)
-        record = grading.record(fn, diagnosis)
+        diagnosis = verdict.compare(fn, data, got_all)
+        points, n_ok, text = verdict.report(fn, diagnosis)
+        if self._off_case_calls:
+            dep = testcases.DEPENDS[fn]
+            times = "once" if self._off_case_calls == 1 else f"{self._off_case_calls} times"
+            text += (f"\n  (in grading, {fn} called {dep} {times} on inputs outside its test case, "
+                     "and those calls returned NaN in place of every value)")
+        record = verdict.record(fn, diagnosis)
         self.results[fn] = {"points": points, "n_ok": n_ok, "report": text,
                             "mistakes": diagnosis.mistakes(), "diagnosis": record}
         self.active = None
@@ -487,85 +496,3 @@ def _raised(exc):
         return None
     args = [a for a in exc.args if a is None or type(a) in (bool, int, float, str)]
     return [name, args] if len(args) == len(exc.args) else None
-
-
-class _Reachable:
-    """The running states or upstream gradients a sequence pass reaches on one test case.
-
-    Forward (``a_prev``, ``c_prev``): the case's ``a0``, zeros, and every array
-    the reference cell returned on this case. Backward (``da_next``,
-    ``dc_next``): zeros, every array the reference cell returned on this
-    case, a time step ``da[:, :, t]``, or a time step plus one of those. Values
-    are matched exactly first, then within the grading tolerance (a copy in
-    another float type is accepted).
-    """
-
-    def __init__(self, dep, inputs):
-        self.backward = dep.endswith("backward")
-        self.free = (1, 2) if dep == "lstm_cell_forward" else (1,) if not self.backward else (
-            (0, 1) if dep == "lstm_cell_backward" else (0,))
-        first = inputs[0]
-        n_a, m = (first.shape[0], first.shape[1]) if self.backward else inputs[1].shape
-        self.known = [np.zeros((n_a, m))]
-        self.steps = []
-        if self.backward:
-            self.steps = [np.ascontiguousarray(first[:, :, t]) for t in range(first.shape[-1])]
-        else:
-            self.known.append(np.asarray(inputs[1], dtype=np.float64))
-        self._exact = {_key(v) for v in self.known}
-
-    def add(self, result):
-        values = result.values() if isinstance(result, dict) else result
-        for v in values:
-            if isinstance(v, np.ndarray) and v.ndim == 2 and _key(v) not in self._exact:
-                self.known.append(np.array(v, dtype=np.float64))
-                self._exact.add(_key(self.known[-1]))
-
-    def _one(self, v):
-        try:  # a copy the caller converted (another float type, a nested list) counts
-            v = np.asarray(v, dtype=np.float64)
-        except (TypeError, ValueError):
-            return False
-        if v.ndim != 2:
-            return False
-        if _key(v) in self._exact:
-            return True
-        if any(testcases.matches(v, k) for k in self.known if k.shape == v.shape):
-            return True
-        for d in self.steps:
-            if d.shape == v.shape and (testcases.matches(v, d) or any(
-                    testcases.matches(v, d + k) for k in self.known if k.shape == v.shape)):
-                return True
-        return False
-
-    def allows(self, args):
-        return all(self._one(args[i]) for i in self.free)
-
-
-def _key(v):
-    return (v.shape, np.ascontiguousarray(v, dtype=np.float64).tobytes())
-
-
-def _same(a, b):
-    """Are the packed value ``a`` and the test input ``b`` equal (arrays exactly)?
-
-    An array the caller converted (float32, integers, a nested list) is equal
-    when it holds ``b`` converted the same way, as the in-kernel reference
-    would then see it; a dict may hold keys of the caller's beside ``b``'s.
-    """
-    if isinstance(b, np.ndarray):
-        if isinstance(a, list):
-            try:
-                a = np.asarray(a)
-            except (ValueError, TypeError):
-                return False
-            if a.dtype.kind not in "biuf":
-                return False
-        return (isinstance(a, np.ndarray) and a.shape == b.shape
-                and bool(np.array_equal(a, b if a.dtype == b.dtype else b.astype(a.dtype))))
-    if isinstance(b, dict):  # extra keys are the caller's own business: the reference never reads them
-        return isinstance(a, dict) and all(k in a and _same(a[k], b[k]) for k in b)
-    if isinstance(b, (tuple, list)):
-        return (isinstance(a, (tuple, list)) and len(a) == len(b)
-                and all(_same(x, y) for x, y in zip(a, b)))
-    return a == b

@@ -7,7 +7,7 @@ cells (solution cells, cells the student added, and the ``imports`` cell;
 not the instructor's test or plot cells), then feeds each of the eight
 functions the test inputs it gets from a judge (:mod:`rnncourse.verdicts.judge`) of
 this process, and sends back plain float64 arrays; the judge compares them
-with the reference arrays through :func:`rnncourse.grading.compare`, so
+with the reference arrays through :func:`rnncourse.verdicts.verdict.compare`, so
 points and messages equal the in-kernel check's for honest work.
 
 Bounded: each cell and each function has ``limits.cell_timeout`` seconds.
@@ -28,6 +28,7 @@ import time
 
 from rnncourse import FUNCTIONS
 from rnncourse.client import testcases
+from rnncourse.confinement import course_contents
 from rnncourse.sandbox import CLIENT_DIR, Limits, Sandbox, is_plain_file_name
 from rnncourse.verdicts.judge import Judge
 
@@ -94,7 +95,7 @@ class _StreamHead(threading.Thread):
             return
 
 
-def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
+def recheck(notebook_json, files=None, limits=None, data=None, ref=None, contents=None):
     """Re-grade a submission in a fresh confined process; ``{fn: {"points", "report"}}``.
 
     Parameters
@@ -107,6 +108,9 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
         Resource limits (:class:`rnncourse.sandbox.Limits`).
     data, ref : optional
         Reference cases and reference module (loaded from the course by default).
+    contents : Contents, optional
+        What the sandbox copies in and protects (default: the course's,
+        :func:`rnncourse.confinement.course_contents`).
 
     Returns
     -------
@@ -138,7 +142,8 @@ def recheck(notebook_json, files=None, limits=None, data=None, ref=None):
             with open(os.path.join(workdir, name), "wb") as f:
                 f.write(content if isinstance(content, bytes) else str(content).encode())
         judge = Judge(limits=limits, strict_order=True, exclusive=True, data=data, ref=ref)
-        sandbox = Sandbox(workdir, limits, judge_dir=judge.directory)
+        sandbox = Sandbox(workdir, limits, judge_dir=judge.directory,
+                          contents=course_contents() if contents is None else contents)
         judge.owner = sandbox.uid if sandbox.root_mode else None
         judge.start()
         notes = _run(judge, sandbox, limits, cells)

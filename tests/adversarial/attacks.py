@@ -479,7 +479,7 @@ def _raw(msg):
 
 
 if _path:
-    from rnncourse import grading
+    from rnncourse.client import judge_client
     from rnncourse.client import testcases
     from rnncourse.client import wire
     # Malformed, oversized and pickled messages.
@@ -502,7 +502,7 @@ if _path:
         except Exception:
             pass
     # The reference cell outside its window, then far too often inside it.
-    _c = grading.JudgeClient(_path)
+    _c = judge_client.JudgeClient(_path)
     for _req in ({"op": "ref", "fn": "rnn_cell_backward"}, {"op": "submit", "fn": "rnn_backward"}):
         try:
             _c.request(_req, [])
@@ -510,10 +510,10 @@ if _path:
             pass
     try:
         _data = _c.begin("rnn_forward")
-        _stub = _c.stub("rnn_cell_forward")
+        _stand_in = _c.stand_in("rnn_cell_forward")
         x, a0, p = _data[0]["inputs"]
         for _ in range(1000):
-            _stub(x[:, :, 0], a0, p)
+            _stand_in(x[:, :, 0], a0, p)
     except Exception:
         pass
     _c.close()
@@ -582,19 +582,19 @@ if _IN_RECHECK:
                     np.frombuffer(_data[_pos:_pos + _k], "<f8").reshape(_shape).copy())
             _pos += _k
 elif os.environ.get("RNNCOURSE_JUDGE"):
-    from rnncourse.grading import JudgeClient
+    from rnncourse.client.judge_client import JudgeClient
     _c = JudgeClient(os.environ["RNNCOURSE_JUDGE"])
     _out = []
     try:
         _cell = _c.begin("rnn_cell_forward")
         _seq = _c.begin("rnn_forward")
-        _stub = _c.stub("rnn_cell_forward")
+        _stand_in = _c.stand_in("rnn_cell_forward")
         for _cc, _sc in zip(_cell, _seq):
             _xt, _a_prev, _p = _cc["inputs"]
             _x = _sc["inputs"][0]
             _crafted = _a_prev + np.linalg.solve(_p["Waa"], _p["Wax"] @ (_xt - _x[:, :, 0]))
             try:
-                _a_next, _yt, _ = _stub(_x[:, :, 0], _crafted, _p)
+                _a_next, _yt, _ = _stand_in(_x[:, :, 0], _crafted, _p)
             except Exception:
                 _a_next = np.zeros(_a_prev.shape)
                 _yt = np.zeros((_p["Wya"].shape[0], _a_prev.shape[1]))

@@ -1,0 +1,76 @@
+"""What the grader hands a sandbox: the files confined code may import, the paths it must never see.
+
+The sandbox knows nothing of the course; its caller builds a :class:`Contents`
+(this course's: :func:`rnncourse.confinement.course_contents`) and passes it to
+:class:`rnncourse.sandbox.Sandbox`.
+"""
+
+import dataclasses
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Contents:
+    """The grader's own files copied into a sandbox, and the host paths no bind may contain.
+
+    Attributes
+    ----------
+    files : tuple of (str, str)
+        ``(host file, path inside)`` pairs: each host file is copied (at the
+        sandbox's creation, so later changes are not seen) to the relative
+        path inside a read-only directory that is confined code's
+        ``PYTHONPATH`` (``CLIENT_DIR``). E.g. ``("/x/pkg/mod.py", "pkg/mod.py")``.
+    protected : tuple of str
+        Absolute host paths (resolved when the sandbox is made) that no bound
+        directory may be or contain: the sandbox refuses to start rather than
+        expose them.
+    """
+
+    files: tuple = ()
+    protected: tuple = ()
+
+    def __post_init__(self):
+        files = tuple((os.fspath(src), os.fspath(dst)) for src, dst in self.files)
+        for src, dst in files:
+            parts = dst.split("/")
+            if not os.path.isabs(src) or not dst or dst.startswith("/") or ".." in parts or "" in parts:
+                raise ValueError(f"Contents.files: {(src, dst)!r} must be (absolute host file, "
+                                 "relative path without '..')")
+        protected = tuple(os.fspath(p) for p in self.protected)
+        for p in protected:
+            if not os.path.isabs(p):
+                raise ValueError(f"Contents.protected: {p!r} must be an absolute path")
+        object.__setattr__(self, "files", files)
+        object.__setattr__(self, "protected", protected)
+
+    @classmethod
+    def from_dict(cls, d):
+        """Contents from a plain dict (``to_dict``'s); None gives empty contents."""
+        if isinstance(d, cls):
+            return d
+        rest = dict(d or {})
+        files, protected = rest.pop("files", ()), rest.pop("protected", ())
+        if rest:
+            raise ValueError(f"unknown Contents fields {sorted(rest)}; known: files, protected")
+        return cls(tuple(tuple(f) for f in files), tuple(protected))
+
+    def to_dict(self):
+        return {"files": [list(f) for f in self.files], "protected": list(self.protected)}
+
+    def exposes(self, src):
+        """The first protected path that the host path ``src`` is or contains, else None."""
+        src = os.path.realpath(src)
+        for p in self.protected:
+            p = os.path.realpath(p)
+            if p == src or p.startswith(src.rstrip("/") + "/"):
+                return p
+        return None
+
+    def copy_into(self, directory):
+        """Copy :attr:`files` under ``directory`` (created as needed)."""
+        import shutil
+
+        for src, dst in self.files:
+            target = os.path.join(directory, dst)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(src, target)
