@@ -264,7 +264,10 @@ def test_a_hidden_test_record_shows_nothing_in_jupyterlab(page, jupyterlab):
     _menu(page, "File", "Save Notebook")
     deadline = time.monotonic() + 30
     while True:
-        saved = nbformat.read(jupyterlab["work"] / path, 4).cells[0].outputs
+        try:
+            saved = nbformat.read(jupyterlab["work"] / path, 4).cells[0].outputs
+        except ValueError:  # read while JupyterLab is still writing it: not JSON yet
+            saved = []
         if saved or time.monotonic() > deadline:
             break
         time.sleep(0.25)

@@ -32,9 +32,16 @@ CLASS = {
 }
 
 
-def recorded(root):
+def recorded(root, recover=False):
+    """``{student: (fingerprint, graded_at)}`` of the status rows recorded so far.
+
+    While the run is alive the gradebook is read read-only (never disturbing it). After the
+    kill, ``recover=True`` opens it as the next run will, read-write, so that SQLite rolls
+    back a transaction the kill cut off (a hot journal a read-only connection cannot undo).
+    """
+    mode = "rw" if recover else "ro"
     try:
-        con = sqlite3.connect(f"file:{root / 'gradebook.db'}?mode=ro", uri=True, timeout=5)
+        con = sqlite3.connect(f"file:{root / 'gradebook.db'}?mode={mode}", uri=True, timeout=5)
         try:
             rows = con.execute("SELECT student, fingerprint, graded_at FROM rnncourse_grading").fetchall()
         finally:
@@ -99,7 +106,7 @@ def killed(tmp_path_factory):
     family |= set(descendants(proc.pid))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = recorded(root)
+    before = recorded(root, recover=True)
     assert 1 <= len(before) < len(CLASS)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(alive(p) for p in family):
