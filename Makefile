@@ -27,11 +27,15 @@ $(STAMP): requirements.txt pyproject.toml
 	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
-	$(BIN)/python -m pip install -q --no-build-isolation -c requirements.txt -e .
+	@# setuptools explains editable installs in a 10-line warning on every success; its output
+	@# is kept in $(VENV)/install-course.log and shown only when the install fails.
+	$(BIN)/python -m pip install -q --no-build-isolation -c requirements.txt -e . \
+	  > $(VENV)/install-course.log 2>&1 || { cat $(VENV)/install-course.log; exit 1; }
 	@touch $@
 
 $(ORACLE): $(STAMP)
-	$(BIN)/python -m pip install -q --no-build-isolation -c requirements.txt -e '.[oracle]'
+	$(BIN)/python -m pip install -q --no-build-isolation -c requirements.txt -e '.[oracle]' \
+	  > $(VENV)/install-oracle.log 2>&1 || { cat $(VENV)/install-oracle.log; exit 1; }
 	@touch $@
 
 ## The course's main job, end to end, on a sample class in a course of its own (demo/).
