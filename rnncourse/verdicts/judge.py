@@ -123,6 +123,7 @@ class Judge:
         self._oracle_budget = 0
         self._oracle_bytes = 0
         self._reached = []
+        self._signature = None  # the reference cell's, read once per function checked
         self.progress = None
         self.progress_time = time.monotonic()
         self.undefined = set()
@@ -362,9 +363,10 @@ class Judge:
         else:
             self._oracle_budget = 0
         self._reached = [reachable.CaseColumns(dep, c["inputs"]) for c in data] if dep else []
+        self._signature = signature(getattr(self.ref, dep)) if dep else None
         reply = {"ok": True, "shapes": shapes}
         if dep:
-            reply["signature"] = signature(getattr(self.ref, dep))
+            reply["signature"] = self._signature
         return reply, inputs
 
     def _oracle(self, dep, args, size=None):
@@ -377,7 +379,7 @@ class Judge:
             return {"ok": False, "error": f"{dep} called too many times while checking {fn}"}, None
         self._oracle_calls += 1
         func = getattr(self.ref, dep)
-        params = signature(func)
+        params = self._signature
         if not isinstance(args, list) or len(args) != len(params):
             return {"ok": False, "error": f"{dep} takes {len(params)} arguments"}, None
         if (len(wire.encode({}, args)) if size is None else size) > self._oracle_bytes:
@@ -395,15 +397,18 @@ class Judge:
             return {"ok": False, "error": f"{dep} raised {type(exc).__name__}: {exc}",
                     "raised": _raised(exc)}, None
         named = {p[0]: v for v, p in zip(args, params)}
-        anchored = [(case, case.examples(named)) for case in self._reached]
-        anchored = [(case, ex) for case, ex in anchored if ex is not None]
-        if not anchored:
-            return self._off_case(dep, result, shared, "on arguments outside the test inputs")
-        for case, examples in anchored:
+        anchored = False
+        for case in self._reached:  # the first test case whose columns the call's are answers it
+            examples = case.examples(named)
+            if examples is None:
+                continue
+            anchored = True
             allowed = case.allowed(named, examples)
             if allowed is not None:
                 case.add(result, allowed)
                 return {"ok": True}, Shared(result, shared)
+        if not anchored:
+            return self._off_case(dep, result, shared, "on arguments outside the test inputs")
         return self._off_case(dep, result, shared, "with a state or gradient no sequence pass reaches")
 
     def _off_case(self, dep, result, shared, why):

@@ -71,7 +71,8 @@ def _columns_of(passed, stacks):
     for a, ref in zip(mats, stacks):
         if a.shape[0] != ref.shape[0]:
             return None
-        eq = (ref.astype(a.dtype)[:, :, :, None] == a[:, None, None, :]).all(axis=0)  # (m, T, k)
+        ref = ref if ref.dtype == a.dtype else ref.astype(a.dtype)
+        eq = (ref[:, :, :, None] == a[:, None, None, :]).all(axis=0)  # (m, T, k)
         hits = eq if hits is None else hits & eq
     found = hits.any(axis=1)  # (m, k): example i holds column k at some time step
     return [set(np.flatnonzero(found[:, k]).tolist()) for k in range(found.shape[1])]
@@ -105,12 +106,22 @@ class CaseColumns:
             self.steps = None
             rows, m = a0.shape
         self.rows = rows
-        known = [[np.zeros(rows)] for _ in range(m)]
+        # Per example: the state (or gradient) columns reached so far, as vectors, as their bytes
+        # (an exact match is found without arithmetic), and stacked (rows, n known) when needed.
+        self.known = [[np.zeros(rows)] for _ in range(m)]
         if not self.backward:
             for i in range(m):
-                known[i].append(np.asarray(a0[:, i], dtype=np.float64))
-        self.known = [np.stack(k, axis=1) for k in known]  # per example: (rows, n known)
-        self._exact = [{k.tobytes() for k in np.asarray(cols.T)} for cols in self.known]
+                self.known[i].append(np.ascontiguousarray(a0[:, i], dtype=np.float64))
+        self._stacked = [None] * m
+        self._exact = [{k.tobytes() for k in known} for known in self.known]
+        # Backward: the bytes of every finite da[:, i, t] + known column, so an upstream gradient
+        # summed as a sequence pass sums it is found exactly too (the tolerant check stays below).
+        self._sums = [set() for _ in range(m)]
+        if self.backward:
+            self._steps_of = [np.ascontiguousarray(self.steps[:, i, :].T) for i in range(m)]  # (T, rows)
+            for i in range(m):
+                for column in self.known[i]:
+                    self._add_sums(i, column)
 
     # ---------------------------------------------------------------- fixed arguments
     def examples(self, named):
@@ -136,9 +147,10 @@ class CaseColumns:
     # ---------------------------------------------------------------- running state
     def _reached_by(self, column, i):
         """Is the float64 vector ``column`` a running state (or gradient) example ``i`` reaches?"""
-        if column.tobytes() in self._exact[i]:
+        raw = column.tobytes()
+        if raw in self._exact[i] or raw in self._sums[i]:
             return True
-        known = self.known[i]
+        known = self._known(i)
         if _close(column[:, None], known).any():
             return True
         if self.backward:
@@ -148,6 +160,17 @@ class CaseColumns:
             sums = steps[:, :, None] + known[:, None, :]
             return bool(_close(column[:, None, None], sums).any())
         return False
+
+    def _known(self, i):
+        """The columns example ``i`` reached, stacked: (rows, n known)."""
+        if self._stacked[i] is None:
+            self._stacked[i] = np.stack(self.known[i], axis=1)
+        return self._stacked[i]
+
+    def _add_sums(self, i, column):
+        for total in self._steps_of[i] + column:  # (T, rows): da[:, i, t] + column, per t
+            if np.isfinite(total).all():
+                self._sums[i].add(total.tobytes())
 
     def allowed(self, named, examples):
         """Per column, the examples that also reach its running state; None when a column has none."""
@@ -175,11 +198,15 @@ class CaseColumns:
                 continue
             v = np.asarray(v, dtype=np.float64)
             for k, ex in enumerate(examples):
-                column = np.ascontiguousarray(v[:, k])
+                column = v[:, k].copy()  # its own contiguous copy, kept for the run
+                raw = column.tobytes()
                 for i in ex:
-                    if column.tobytes() not in self._exact[i]:
-                        self._exact[i].add(column.tobytes())
-                        self.known[i] = np.concatenate([self.known[i], column[:, None]], axis=1)
+                    if raw not in self._exact[i]:
+                        self._exact[i].add(raw)
+                        self.known[i].append(column)
+                        self._stacked[i] = None
+                        if self.backward:
+                            self._add_sums(i, column)
 
 
 def _close(got, expected):
@@ -199,7 +226,7 @@ def _same(a, b):
         if isinstance(a, list):
             a = _numeric(a)
         return (isinstance(a, np.ndarray) and a.shape == b.shape
-                and bool(np.array_equal(a, b if a.dtype == b.dtype else b.astype(a.dtype))))
+                and bool((a == (b if a.dtype == b.dtype else b.astype(a.dtype))).all()))
     if isinstance(b, dict):  # extra keys are the caller's own business: the reference never reads them
         return isinstance(a, dict) and all(k in a and _same(a[k], b[k]) for k in b)
     if isinstance(b, (tuple, list)):
