@@ -5,11 +5,14 @@ import sys
 
 import rnncourse.run.skip_slow_imports  # noqa: F401 (first: before anything imports nbformat)
 from rnncourse import paths
-from rnncourse.authoring import notebooks, release
-from rnncourse.content import refdata
+
+# Each command imports what it uses: the parser itself imports neither nbformat, NumPy nor
+# nbgrader, so `grade` starts its fork server before importing them (docs/speed.md).
 
 
 def cmd_check_notebooks(args):
+    from rnncourse.authoring import notebooks
+
     bad = {p: notebooks.problems(p) for p in notebooks.tracked_notebooks()}
     bad = {p: v for p, v in bad.items() if v}
     for p, v in bad.items():
@@ -22,6 +25,8 @@ def cmd_check_notebooks(args):
 
 
 def cmd_clean_notebooks(args):
+    from rnncourse.authoring import notebooks
+
     for p in notebooks.tracked_notebooks():
         if notebooks.problems(p):
             notebooks.clean(p)
@@ -30,6 +35,8 @@ def cmd_clean_notebooks(args):
 
 
 def cmd_release(args):
+    from rnncourse.authoring import release
+
     out = release.generate()
     print(f"generated {out.relative_to(paths.course_root())}")
     problems = release.leaks(out)
@@ -39,6 +46,8 @@ def cmd_release(args):
 
 
 def cmd_check_release(args):
+    from rnncourse.authoring import release
+
     stale = release.stale_files()
     problems = release.leaks()
     for s in stale:
@@ -51,6 +60,8 @@ def cmd_check_release(args):
 
 
 def cmd_refdata(args):
+    from rnncourse.content import refdata
+
     print(f"wrote {refdata.write()}")
     return 0
 

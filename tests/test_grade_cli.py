@@ -58,3 +58,20 @@ def test_no_figures_help_makes_no_speed_promise():
                           text=True, timeout=60)
     text = " ".join(proc.stdout.split())
     assert "--no-figures" in text and "twice as fast" not in text
+
+
+def test_the_grade_command_imports_nbgrader_only_once_the_run_has_begun():
+    """Building the CLI and importing the runner import neither nbgrader nor nbformat.
+
+    A run starts its fork server first and imports them while the server
+    imports its own modules on another core (docs/speed.md); an import at the
+    top of the CLI or the runner would put that half second back in series.
+    """
+    code = ("import sys, contextlib, io\n"
+            "import rnncourse.cli, rnncourse.run.runner, rnncourse.run.command\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "    rnncourse.cli.main(['grade', '--help'])\n"
+            "print(sorted(m for m in ('nbgrader', 'nbformat', 'nbclient', 'sqlalchemy') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -6,7 +6,6 @@ import sys
 from rnncourse.run import gradebook
 from rnncourse.run.gradebook import CourseError
 from rnncourse.run.runlock import GradingRefused
-from rnncourse.run.runner import grade_class
 
 CLI_DESCRIPTION = """\
 Grade every submission under submitted/<student>/rnn_lstm/ into the course
@@ -77,6 +76,10 @@ def scores_text(root, db_url, export=True):
 
 def main(args):
     """Run the ``grade`` subcommand; exit status 0 when every submission has a recorded result."""
+    # Imported here, not at the top: building the CLI's parser must not import nbgrader (half a
+    # second), which the run imports only once its fork server is importing beside it.
+    from rnncourse.run.runner import grade_class
+
     limits = {}
     if args.cell_timeout:
         limits["cell_timeout"] = args.cell_timeout

@@ -30,6 +30,10 @@ change since it was recorded is skipped; anything not recorded when a run is
 killed is graded by the next run; ``force=True`` regrades everyone.
 A broken submission (unreadable notebook, timeout, dead kernel) is recorded
 with a clear error for that student and never stops the others.
+
+Importing this module imports neither nbgrader nor nbformat (about 0.6 s): a
+run imports them after it has started its fork server, whose own imports
+(about a second) then go on beside them on another core.
 """
 
 import contextlib
@@ -41,11 +45,9 @@ import time
 import rnncourse.run.skip_slow_imports  # noqa: F401 (first: before anything imports nbformat)
 from rnncourse import stocknbgrader
 from rnncourse.run import gradebook
-from rnncourse.run.classrun import ClassRun, Job
 from rnncourse.run.executors import DaskExecutor, InlineExecutor, LocalExecutor, preload_for_workers
 from rnncourse.run.fingerprint import fingerprint, read_timestamp, setup_key
 from rnncourse.run.gradebook import CourseError
-from rnncourse.run.nbgrader_sanitize import NbgraderSanitizer
 from rnncourse.run.runlock import GradingRefused, run_lock
 from rnncourse.run.submission import read_files
 from rnncourse.run.summary import Summary
@@ -272,6 +274,9 @@ def _grade(course, *, students, workers, scheduler, force, limits, unsafe_no_san
 
 def _grade_with(course, found, local, base_task, lock, t_start, cpu0, *, scheduler, force, progress, export,
                 backup, confined, figures, limits_obj, execute, source_files, digest, log):
+    from rnncourse.run.classrun import ClassRun
+    from rnncourse.run.nbgrader_sanitize import NbgraderSanitizer
+
     if backup:
         saved = gradebook.backup(course.db_url)
         if saved:
@@ -311,6 +316,8 @@ def _grade_with(course, found, local, base_task, lock, t_start, cpu0, *, schedul
 
 def _jobs(course, found, statuses, setup, force, summary):
     """The :class:`Job` of every student in ``found`` to grade now (the others: ``summary.skipped``)."""
+    from rnncourse.run.classrun import Job
+
     todo = []
     for student in found:
         folder = course.submitted_dir() / student / course.assignment
