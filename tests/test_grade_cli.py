@@ -71,7 +71,8 @@ def test_the_grade_command_imports_nbgrader_only_once_the_run_has_begun():
             "import rnncourse.cli, rnncourse.run.runner, rnncourse.run.command\n"
             "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
             "    rnncourse.cli.main(['grade', '--help'])\n"
-            "print(sorted(m for m in ('nbgrader', 'nbformat', 'nbclient', 'sqlalchemy') if m in sys.modules))\n")
+            "heavy = ('nbgrader', 'nbformat', 'nbclient', 'sqlalchemy')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
