@@ -164,6 +164,26 @@ def test_execution_counts_only_integers():
     assert nb.cells[1].execution_count == 3
 
 
+def test_execution_timestamps_are_kept_and_nothing_else_of_them():
+    """nbclient's timing of each cell survives (make bench reads it); any other value there does not."""
+    times = {"iopub.status.busy": "2026-12-02T12:00:00.123456Z",
+             "iopub.execute_input": "2026-12-02T12:00:00.124Z",
+             "shell.execute_reply": "2026-12-02T12:00:01.5+01:00", "iopub.status.idle": "2026-12-02T12:00:02"}
+    nb = nbformat.v4.new_notebook()
+    honest, hostile, junk = (nbformat.v4.new_code_cell(s) for s in "xyz")
+    honest.metadata["execution"] = dict(times)
+    hostile.metadata["execution"] = {"iopub.status.busy": "<script>alert(1)</script>",
+                                     "shell.execute_reply": "2026-12-02T12:00:01Z\n<b>x</b>",
+                                     "iopub.execute_input": 5, "onload": "2026-12-02T12:00:00Z",
+                                     "iopub.status.idle": "2026-12-02T12:00:02Z"}
+    junk.metadata["execution"] = "<img src=x onerror=alert(1)>"
+    nb.cells = [honest, hostile, junk]
+    sanitize(nb)
+    assert nb.cells[0].metadata["execution"] == times
+    assert nb.cells[1].metadata["execution"] == {"iopub.status.idle": "2026-12-02T12:00:02Z"}
+    assert "execution" not in nb.cells[2].metadata
+
+
 def test_the_hidden_test_record_is_kept_as_json_data():
     from rnncourse.verdicts import diagnosis
 

@@ -13,7 +13,8 @@ of every output, only what nbconvert and JupyterLab show as text or picture:
 - the hidden tests' machine-readable record (:data:`rnncourse.verdicts.diagnosis.MIME`,
   JSON data that no renderer shows), kept as plain JSON values only;
 - of output metadata only image sizes and backgrounds; of cell metadata the
-  nbgrader record, tags of plain characters and the display flags; of notebook
+  nbgrader record, tags of plain characters, the display flags and the
+  execution's timestamps (nbclient's, as ISO 8601 strings); of notebook
   metadata the kernel and language (never widget state);
 - stream names ``stdout``/``stderr`` only, error and stream texts as strings,
   execution counts only as integers (nbconvert prints them unescaped).
@@ -40,7 +41,11 @@ RECORD = MIME
 """The one data-only kind kept: a hidden test's record (never rendered, read by the class report)."""
 RECORD_CHARS = 65536
 """Longest record kept (as compact JSON); a real one is a few hundred characters."""
-CELL_METADATA = ("nbgrader", "tags", "collapsed", "scrolled", "editable", "deletable", "jupyter")
+CELL_METADATA = ("nbgrader", "tags", "collapsed", "scrolled", "editable", "deletable", "jupyter",
+                 "execution")
+EXECUTION_TIMES = ("iopub.status.busy", "iopub.execute_input", "shell.execute_reply", "iopub.status.idle")
+"""The timestamps nbclient records of a cell's execution (how long it took; `make bench` reads them)."""
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?")
 NOTEBOOK_METADATA = ("kernelspec", "language_info", "nbgrader")
 _TAG = re.compile(r"^[\w\-]{1,64}$")
 _CELL_ID = re.compile(r"^[a-zA-Z0-9\-_]{1,64}$")
@@ -159,6 +164,12 @@ def _cell_metadata(meta):
         j = out["jupyter"] if isinstance(out["jupyter"], dict) else {}
         out["jupyter"] = {k: v for k, v in j.items()
                           if k in ("source_hidden", "outputs_hidden") and isinstance(v, bool)}
+    if "execution" in out:
+        e = out["execution"] if isinstance(out["execution"], dict) else {}
+        out["execution"] = {k: v for k, v in e.items()
+                            if k in EXECUTION_TIMES and isinstance(v, str) and _TIMESTAMP.fullmatch(v)}
+        if not out["execution"]:
+            del out["execution"]
     for key in ("collapsed", "editable", "deletable"):
         if key in out and not isinstance(out[key], bool):
             del out[key]
