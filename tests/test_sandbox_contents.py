@@ -40,6 +40,39 @@ def test_exposes_names_a_protected_path_inside_a_bind(tmp_path):
     assert c.exposes(str(tmp_path / "course" / "sourcefoo")) is None
 
 
+def _import_in_fresh_process(directory, module, expr):
+    code = (f"import sys; sys.path.insert(0, {str(directory)!r}); import {module} as m; "
+            f"print({expr})")
+    proc = subprocess.run([sys.executable, "-I", "-B", "-v", "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip(), proc.stderr
+
+
+def test_copied_modules_come_with_bytecode_the_importer_uses(tmp_path):
+    """Each copied .py file gets a hash-checked .pyc that a read-only copy's importer loads."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "helper.py").write_text("ANSWER = 42\n")
+    (tmp_path / "src" / "broken.py").write_text("def (:\n")
+    (tmp_path / "src" / "notes.txt").write_text("not python\n")
+    Contents(((str(tmp_path / "src" / "helper.py"), "pkg/helper.py"),
+              (str(tmp_path / "src" / "broken.py"), "pkg/broken.py"),
+              (str(tmp_path / "src" / "notes.txt"), "pkg/notes.txt"))).copy_into(tmp_path / "in")
+    assert sorted(os.listdir(tmp_path / "in" / "pkg" / "__pycache__")) == [
+        f"helper.{sys.implementation.cache_tag}.pyc"]  # none for a file that does not compile
+    out, log = _import_in_fresh_process(tmp_path / "in" / "pkg", "helper", "m.ANSWER")
+    assert out == "42" and "helper.py" in log and "code object from" in log
+
+
+def test_bytecode_that_does_not_match_the_copied_source_is_not_used(tmp_path):
+    """The .pyc is checked against the source's hash: a changed copy is compiled afresh."""
+    (tmp_path / "helper.py").write_text("ANSWER = 42\n")
+    Contents(((str(tmp_path / "helper.py"), "helper.py"),)).copy_into(tmp_path / "in")
+    (tmp_path / "in" / "helper.py").write_text("ANSWER = 43\n")
+    out, _ = _import_in_fresh_process(tmp_path / "in", "helper", "m.ANSWER")
+    assert out == "43"
+
+
 def test_the_client_files_are_its_folder_and_the_hidden_cell_module():
     got = dict((inside, host) for host, inside in client.files())
     folder = ROOT / "rnncourse" / "client"
@@ -97,4 +130,4 @@ def test_a_sandbox_given_other_files_imports_those_and_nothing_of_the_course(tmp
     assert proc.returncode == 0, proc.stderr
     answer, where, has_course, listed = json.loads(proc.stdout)
     assert answer == 42 and where == os.path.join(sandbox.CLIENT_DIR, "helper.py")
-    assert has_course is False and listed == ["helper.py"]
+    assert has_course is False and listed == ["__pycache__", "helper.py"]
