@@ -113,3 +113,14 @@ def test_the_record_is_kept_in_the_notebook_and_not_shown_in_the_feedback(grader
                                        "rnn_cell_forward").mistakes() == ["bias_forgotten"]
     log = (root / "generate_feedback.log").read_text()
     assert "mimetype" not in log and diagnosis.MIME not in log, log[-2000:]
+
+
+@pytest.mark.parametrize("grader", ["stock", "ours"])
+def test_autograded_notebooks_keep_how_long_each_cell_took(grader, request):
+    """nbclient's timestamps survive the inert copy: `make bench` tells where the time goes from them."""
+    from rnncourse.authoring import bench
+
+    root = request.getfixturevalue(grader)
+    spent = bench.cell_breakdown(root / "autograded", ["correct", "bias_forgotten"])
+    assert spent["hidden test cells"] > 0 and spent["other cells"] > 0, spent
+    assert sum(spent.values()) < 60, spent  # seconds per notebook, not a misread timestamp
