@@ -319,6 +319,7 @@ class Sandbox:
             except (ProcessLookupError, PermissionError):
                 pass
         deadline = time.monotonic() + timeout
+        pause = 0.001  # killed processes are gone within a few ms: look again soon, then less often
         while time.monotonic() < deadline:
             left = ({p for p in victims if alive(p)} | cgroup_pids(self.cgroup)
                     | cgroup_pids(self.cpu_cgroup))
@@ -332,7 +333,8 @@ class Sandbox:
             if not left:
                 return True
             victims |= left
-            time.sleep(0.02)
+            time.sleep(pause)
+            pause = min(2 * pause, 0.02)
         return False
 
     def close(self):

@@ -19,6 +19,7 @@ broken submission are still credited.
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -184,15 +185,16 @@ def _run(judge, sandbox, limits, cells):
         head = _StreamHead(proc.stderr)
         head.start()
         why = None
-        while proc.poll() is None:
-            now = time.monotonic()
-            if now > deadline:
-                why = f"the re-check ran out of time ({limits.total_timeout:g} s in all)"
-                break
-            if now > judge.progress_time + limits.cell_timeout + _grace(limits):
-                why = f"it did not finish within {limits.cell_timeout:g} s"
-                break
-            time.sleep(0.05)
+        with _ExitWatch(proc) as watch:
+            while proc.poll() is None:
+                now = time.monotonic()
+                if now > deadline:
+                    why = f"the re-check ran out of time ({limits.total_timeout:g} s in all)"
+                    break
+                if now > judge.progress_time + limits.cell_timeout + _grace(limits):
+                    why = f"it did not finish within {limits.cell_timeout:g} s"
+                    break
+                watch.wait(POLL_SECONDS)
         if why:
             sandbox.kill_all()
             proc.kill()  # the launcher of a fork: its death kills the program, even not yet started
@@ -222,6 +224,42 @@ def _run(judge, sandbox, limits, cells):
         if time.monotonic() > deadline:
             return notes
     return notes
+
+
+POLL_SECONDS = 0.05
+"""How often the time limits are checked while the driver runs (its exit is seen at once)."""
+
+
+class _ExitWatch:
+    """Wait for a child's exit, woken the moment it exits (a pidfd), or after ``timeout`` seconds.
+
+    Where pidfds are missing (Linux before 5.3), :meth:`wait` polls as
+    :meth:`subprocess.Popen.wait` does.
+    """
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            self.fd = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):  # no pidfd here, or the child is already reaped
+            self.fd = None
+        return self
+
+    def wait(self, timeout):
+        if self.fd is not None:
+            select.select([self.fd], [], [], timeout)
+            return
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 class RecheckError(RuntimeError):
