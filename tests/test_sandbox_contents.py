@@ -60,6 +60,9 @@ def test_copied_modules_come_with_bytecode_the_importer_uses(tmp_path):
               (str(tmp_path / "src" / "notes.txt"), "pkg/notes.txt"))).copy_into(tmp_path / "in")
     assert sorted(os.listdir(tmp_path / "in" / "pkg" / "__pycache__")) == [
         f"helper.{sys.implementation.cache_tag}.pyc"]  # none for a file that does not compile
+    cache = tmp_path / "in" / "pkg" / "__pycache__"
+    pyc = (cache / f"helper.{sys.implementation.cache_tag}.pyc").read_bytes()
+    assert str(tmp_path / "src").encode() not in pyc  # compiled under its path inside, not the host's
     out, log = _import_in_fresh_process(tmp_path / "in" / "pkg", "helper", "m.ANSWER")
     assert out == "42" and "helper.py" in log and "code object from" in log
 

@@ -83,7 +83,7 @@ class Contents:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(src, target)
             if dst.endswith(".py"):
-                code = _bytecode(src)
+                code = _bytecode(src, dst)
                 if code is not None:
                     cache = importlib.util.cache_from_source(target)
                     os.makedirs(os.path.dirname(cache), exist_ok=True)
@@ -94,15 +94,19 @@ class Contents:
 _BYTECODE = {}
 
 
-def _bytecode(src):
-    """A hash-checked ``.pyc`` of the file ``src`` (compiled once per process and version of it), or None."""
+def _bytecode(src, dst):
+    """A hash-checked ``.pyc`` of the host file ``src`` copied to ``dst``, or None if it does not compile.
+
+    Compiled once per process and version of the file, under its path inside
+    (the importer sets the real one), so no host path is written into the copy.
+    """
     st = os.stat(src)
-    key = (src, st.st_mtime_ns, st.st_size)
+    key = (src, dst, st.st_mtime_ns, st.st_size)
     if key not in _BYTECODE:
         with open(src, "rb") as f:
             source = f.read()
         try:
-            code = compile(source, src, "exec", dont_inherit=True)
+            code = compile(source, dst, "exec", dont_inherit=True)
         except (SyntaxError, ValueError):
             return None  # the confined interpreter reports it when it imports the module
         _BYTECODE[key] = _pyc(code, source)
