@@ -233,8 +233,8 @@ POLL_SECONDS = 0.05
 class _ExitWatch:
     """Wait for a child's exit, woken the moment it exits (a pidfd), or after ``timeout`` seconds.
 
-    Where pidfds are missing (Linux before 5.3), :meth:`wait` polls as
-    :meth:`subprocess.Popen.wait` does.
+    pidfds (Linux 5.3) are what the confinement wrapper itself waits on
+    (:mod:`rnncourse.sandbox.confine`): wherever a re-check can run, they exist.
     """
 
     def __init__(self, proc):
@@ -242,24 +242,14 @@ class _ExitWatch:
         self.fd = None
 
     def __enter__(self):
-        try:
-            self.fd = os.pidfd_open(self.proc.pid)
-        except (AttributeError, OSError):  # no pidfd here, or the child is already reaped
-            self.fd = None
+        self.fd = os.pidfd_open(self.proc.pid)
         return self
 
     def wait(self, timeout):
-        if self.fd is not None:
-            select.select([self.fd], [], [], timeout)
-            return
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
+        select.select([self.fd], [], [], timeout)
 
     def __exit__(self, *exc):
-        if self.fd is not None:
-            os.close(self.fd)
+        os.close(self.fd)
 
 
 class RecheckError(RuntimeError):
